@@ -1,0 +1,90 @@
+"""Defaults, environment variable names and the ``NOT_GIVEN`` sentinel.
+
+Every tunable number of the SDK lives here so that it is documented once.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Final, Literal, TypeVar, Union
+
+import attrs
+
+DEFAULT_SERVER_URL: Final = "https://api.useautumn.com"
+DEFAULT_API_VERSION: Final = "2.1"
+ENV_SECRET_KEY: Final = "AUTUMN_SECRET_KEY"
+ENV_SERVER_URL: Final = "AUTUMN_SERVER_URL"
+
+#: Total time one attempt may take (connect, send, wait, read), in seconds.
+DEFAULT_TIMEOUT: Final = 10.0
+#: Time allowed to get a connection from the pool and open it, in seconds.
+DEFAULT_CONNECT_TIMEOUT: Final = 5.0
+
+#: Connections kept per client. At least as many as calls allowed in flight, or most
+#: requests pay for a new connection (a TLS handshake each against the real API).
+DEFAULT_MAX_CONNECTIONS: Final = 100
+DEFAULT_KEEPALIVE_TIMEOUT: Final = 30.0
+
+#: A response body larger than this is refused (hostile or broken servers).
+MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+
+#: Attempts per call by default: the first try and two retries (openai-python's default).
+DEFAULT_MAX_ATTEMPTS: Final = 3
+DEFAULT_INITIAL_INTERVAL_MS: Final = 500
+DEFAULT_MAX_INTERVAL_MS: Final = 8_000
+DEFAULT_EXPONENT: Final = 2.0
+DEFAULT_MAX_ELAPSED_TIME_MS: Final = 30_000
+
+
+class NotGiven(enum.Enum):
+    """Type of :data:`NOT_GIVEN`: "use the client's default" for per-call options.
+
+    ``None`` means "off" where an option can be switched off (``retries=None``).
+    """
+
+    NOT_GIVEN = enum.auto()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+_T = TypeVar("_T")
+#: ``T | NotGiven``, for per-call override parameters.
+Omittable = Union[_T, NotGiven]
+
+
+@attrs.frozen(kw_only=True)
+class Timeout:
+    """Per-attempt time limits, in seconds.
+
+    ``total`` bounds one attempt from start to the last byte of the body; ``connect``
+    bounds getting a connection (pool wait plus TCP and TLS set-up). Neither is ever
+    unlimited by default.
+    """
+
+    total: float = DEFAULT_TIMEOUT
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("total", "connect"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                from ._errors import UsageError
+
+                raise UsageError(f"timeout.{name} must be a positive number of seconds, got {value!r}")
+
+
+def coerce_timeout(value: float | Timeout, *, field: str = "timeout") -> Timeout:
+    """Turn a number of seconds or a :class:`Timeout` into a :class:`Timeout`."""
+    if isinstance(value, Timeout):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        from ._errors import UsageError
+
+        raise UsageError(f"{field} must be a positive number of seconds or a Timeout, got {value!r}")
+    return Timeout(total=float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))

@@ -1,0 +1,253 @@
+"""The SDK's one error tree, and the pure function that maps a response to it.
+
+Users catch by intent: :class:`AutumnError` for everything, :class:`AutumnDefaultError`
+(the API reference's name) for any HTTP error, a status subclass for one case,
+:class:`APIConnectionError` when no answer came back, :class:`UsageError` for a mistake
+in the call itself. No error ever holds the secret key or the request headers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "AutumnDefaultError",
+    "AutumnError",
+    "BadRequestError",
+    "ConflictError",
+    "InternalServerError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "UsageError",
+]
+
+#: Longest raw body kept on an error (the rest is cut so logs and pickles stay small).
+_MAX_BODY_CHARS = 10_000
+
+
+def _rebuild(cls: type[AutumnError], args: tuple[Any, ...], state: dict[str, Any]) -> AutumnError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
+
+class AutumnError(Exception):
+    """Root of every error the SDK raises."""
+
+    message: str
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keyword-only constructors do not survive Exception's default pickling.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(AutumnError, ValueError):
+    """The call itself is wrong (bad argument, closed client, ...); nothing was sent."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AutumnDefaultError(AutumnError):
+    """Autumn answered with an HTTP error status.
+
+    ``code`` and ``env`` come from the JSON error body ``{message, code, env}``; a plain
+    text body (the 429 of the rate limiter) leaves ``code`` as ``None`` and becomes the
+    message. ``body`` is the raw text, cut at 10,000 characters.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        env: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.env = env
+        self.headers: dict[str, str] = dict(headers or {})
+        self.body = body
+
+    def __str__(self) -> str:
+        code = f" {self.code}" if self.code else ""
+        return f"Status {self.status_code}{code}: {self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class BadRequestError(AutumnDefaultError):
+    """400: the request was refused as invalid (``invalid_inputs``, ``invalid_request`` ...)."""
+
+
+class AuthenticationError(AutumnDefaultError):
+    """401: the secret key is missing, malformed or unknown."""
+
+
+class PermissionDeniedError(AutumnDefaultError):
+    """403: the key lacks the scope for this route."""
+
+
+class NotFoundError(AutumnDefaultError):
+    """404: unknown customer, entity, feature or event name."""
+
+
+class ConflictError(AutumnDefaultError):
+    """409: a duplicate idempotency key, ``balance_id`` or boolean grant."""
+
+
+class OutcomeUnknownError(ConflictError):
+    """A retry of a call whose earlier attempt reached Autumn was refused as a duplicate.
+
+    Raised for ``balances.check(send_event=True)``: the first attempt's answer was lost,
+    the event may have been recorded, and Autumn never replays answers, so the decision
+    cannot be known. The SDK does not guess and does not resend under a new key.
+    """
+
+
+class RateLimitError(AutumnDefaultError):
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalServerError(AutumnDefaultError):
+    """5xx: Autumn failed. Retried only when a repeat cannot apply the call twice."""
+
+
+class APIConnectionError(AutumnError):
+    """No HTTP answer was received.
+
+    ``maybe_applied`` tells whether the request may have reached Autumn (a reset after
+    it was written, a read timeout) or certainly did not (refused connection, DNS,
+    connect timeout). Only in the second case is a blind resend always safe.
+    """
+
+    def __init__(self, message: str, *, maybe_applied: bool) -> None:
+        super().__init__(message)
+        self.maybe_applied = maybe_applied
+
+
+class APITimeoutError(APIConnectionError):
+    """The attempt ran out of time (connect or total)."""
+
+
+class ResponseValidationError(AutumnError):
+    """A success response whose body does not fit the model; ``body`` keeps the raw text."""
+
+    def __init__(self, message: str, *, status_code: int, body: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+_STATUS_CLASSES: dict[int, type[AutumnDefaultError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date).
+
+    ``now`` is the current Unix time. Unparseable, negative or non-finite values give
+    ``None``; a date in the past gives ``0``.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        return max(0.0, when.timestamp() - now)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def error_from_response(
+    status_code: int, headers: Mapping[str, str], body: bytes, *, now: float
+) -> AutumnDefaultError:
+    """Build the error for an HTTP error response; JSON and plain-text bodies both parse."""
+    text = body.decode("utf-8", errors="replace")
+    code: str | None = None
+    env: str | None = None
+    message = ""
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        raw_message = parsed.get("message")
+        if isinstance(raw_message, str):
+            message = raw_message
+        raw_code = parsed.get("code")
+        code = raw_code if isinstance(raw_code, str) else None
+        raw_env = parsed.get("env")
+        env = raw_env if isinstance(raw_env, str) else None
+    if not message:
+        message = text.strip()[:500] or f"HTTP {status_code} with an empty body"
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = InternalServerError if status_code >= 500 else AutumnDefaultError
+    kwargs: dict[str, Any] = {
+        "status_code": status_code,
+        "code": code,
+        "env": env,
+        "headers": headers,
+        "body": text[:_MAX_BODY_CHARS],
+    }
+    if cls is RateLimitError:
+        kwargs["retry_after"] = parse_retry_after(_header(headers, "retry-after"), now=now)
+    return cls(message, **kwargs)
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, item in headers.items():
+        if key.lower() == name:
+            return item
+    return None
