@@ -1,0 +1,1 @@
+"""Blocking facade over autumn_async."""
