@@ -1,5 +1,7 @@
 """Async-first SDK for Autumn's balances API."""
 
+from ._balances import AsyncBalances
+from ._client import AsyncAutumn
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import (
     APIConnectionError,
@@ -17,24 +19,73 @@ from ._errors import (
     ResponseValidationError,
     UsageError,
 )
+from ._http import MockTransport, Request, Response
+from ._retry import BackoffStrategy, RetryConfig
 from ._version import __version__
+from .models import (
+    Balance,
+    BalancesCheckResponse,
+    BalancesCreateInterval,
+    BalancesCreateReset,
+    BalancesCreateResponse,
+    BalancesTrackResponse,
+    BalancesUpdateInterval,
+    BalancesUpdateResponse,
+    Breakdown,
+    Deduction,
+    Feature,
+    Flag,
+    Interval,
+    Preview,
+    Price,
+    Product,
+    Reset,
+    Rollover,
+    Tier,
+)
 
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
+    "AsyncAutumn",
+    "AsyncBalances",
     "AuthenticationError",
     "AutumnDefaultError",
     "AutumnError",
+    "BackoffStrategy",
     "BadRequestError",
+    "Balance",
+    "BalancesCheckResponse",
+    "BalancesCreateInterval",
+    "BalancesCreateReset",
+    "BalancesCreateResponse",
+    "BalancesTrackResponse",
+    "BalancesUpdateInterval",
+    "BalancesUpdateResponse",
+    "Breakdown",
     "ConflictError",
+    "Deduction",
+    "Feature",
+    "Flag",
+    "Interval",
     "InternalServerError",
+    "MockTransport",
     "NOT_GIVEN",
     "NotFoundError",
     "NotGiven",
     "OutcomeUnknownError",
     "PermissionDeniedError",
+    "Preview",
+    "Price",
+    "Product",
     "RateLimitError",
+    "Request",
+    "Reset",
+    "Response",
     "ResponseValidationError",
+    "RetryConfig",
+    "Rollover",
+    "Tier",
     "Timeout",
     "UsageError",
     "__version__",

@@ -6,13 +6,15 @@ Every tunable number of the SDK lives here so that it is documented once.
 from __future__ import annotations
 
 import enum
-from typing import Final, Literal, TypeVar, Union
+from typing import Final, Literal
 
 import attrs
 
+from ._errors import UsageError
+
 DEFAULT_SERVER_URL: Final = "https://api.useautumn.com"
 DEFAULT_API_VERSION: Final = "2.1"
-ENV_SECRET_KEY: Final = "AUTUMN_SECRET_KEY"
+ENV_SECRET_KEY: Final = "AUTUMN_SECRET_KEY"  # noqa: S105 (a variable name, not a secret)
 ENV_SERVER_URL: Final = "AUTUMN_SERVER_URL"
 
 #: Total time one attempt may take (connect, send, wait, read), in seconds.
@@ -53,10 +55,6 @@ class NotGiven(enum.Enum):
 
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
-_T = TypeVar("_T")
-#: ``T | NotGiven``, for per-call override parameters.
-Omittable = Union[_T, NotGiven]
-
 
 @attrs.frozen(kw_only=True)
 class Timeout:
@@ -74,9 +72,10 @@ class Timeout:
         for name in ("total", "connect"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                from ._errors import UsageError
-
-                raise UsageError(f"timeout.{name} must be a positive number of seconds, got {value!r}")
+                raise UsageError(
+                    f"timeout.{name} must be a positive number of seconds, got {value!r}",
+                    field=f"timeout.{name}",
+                )
 
 
 def coerce_timeout(value: float | Timeout, *, field: str = "timeout") -> Timeout:
@@ -84,7 +83,8 @@ def coerce_timeout(value: float | Timeout, *, field: str = "timeout") -> Timeout
     if isinstance(value, Timeout):
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        from ._errors import UsageError
-
-        raise UsageError(f"{field} must be a positive number of seconds or a Timeout, got {value!r}")
+        raise UsageError(
+            f"{field} must be a positive number of seconds or a Timeout, got {value!r}",
+            field=field,
+        )
     return Timeout(total=float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))

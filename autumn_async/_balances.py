@@ -1,0 +1,292 @@
+"""``autumn.balances``: the four operations of the API reference, async."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._client import Replayed
+from ._config import NOT_GIVEN, NotGiven, Timeout
+from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError
+from ._requests import build_check, build_create, build_track, build_update
+from ._retry import RetryConfig
+from .models import (
+    BalancesCheckResponse,
+    BalancesCreateReset,
+    BalancesCreateResponse,
+    BalancesTrackResponse,
+    BalancesUpdateResponse,
+    Interval,
+)
+
+if TYPE_CHECKING:
+    from ._client import AsyncAutumn
+
+__all__ = ["AsyncBalances"]
+
+logger = logging.getLogger("autumn")
+
+Timestamp = float | _dt.datetime
+
+
+class AsyncBalances:
+    """Create, update, check and track balances (``autumn.balances``)."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: AsyncAutumn) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        feature_id: str,
+        customer_id: str,
+        entity_id: str | None = None,
+        included: float | None = None,
+        unlimited: bool | None = None,
+        reset: BalancesCreateReset | Mapping[str, Any] | str | None = None,
+        expires_at: Timestamp | None = None,
+        granted_balance: float | None = None,
+        included_grant: float | None = None,
+        balance_id: str | None = None,
+        rollover: Mapping[str, Any] | None = None,
+        next_reset_at: Timestamp | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> BalancesCreateResponse:
+        """Grant a standalone balance of ``feature_id`` to a customer (or one of its entities).
+
+        ``included`` is the amount granted (sent as ``granted_balance``, which every server
+        version reads); ``unlimited=True`` grants without limit; ``reset`` makes it recur
+        (``"month"``, ``{"interval": "month", "interval_count": 1}`` or a
+        :class:`BalancesCreateReset`); ``expires_at`` (Unix ms or an aware datetime) ends
+        it. ``included_grant``, ``balance_id``, ``rollover`` and ``next_reset_at`` are read
+        by today's server only. Sent with an ``Idempotency-Key`` reused on every retry.
+        """
+        body = build_create(
+            customer_id=customer_id,
+            feature_id=feature_id,
+            entity_id=entity_id,
+            included=included,
+            unlimited=unlimited,
+            reset=reset,
+            expires_at=expires_at,
+            granted_balance=granted_balance,
+            included_grant=included_grant,
+            balance_id=balance_id,
+            rollover=rollover,
+            next_reset_at=next_reset_at,
+        )
+        client = self._client
+        try:
+            status, raw = await client._send(
+                "balances.create",
+                "/v1/balances.create",
+                body,
+                retries=retries,
+                timeout=timeout,
+                idempotency_header=True,
+                replay_safe=True,
+            )
+        except Replayed:
+            return BalancesCreateResponse(success=True, replayed=True)
+        return client._parse(BalancesCreateResponse, status, raw)
+
+    async def update(
+        self,
+        *,
+        customer_id: str,
+        feature_id: str,
+        entity_id: str | None = None,
+        current_balance: float | None = None,
+        interval: Interval | str | None = None,
+        granted_balance: float | None = None,
+        usage: float | None = None,
+        customer_entitlement_id: str | None = None,
+        next_reset_at: Timestamp | None = None,
+        add_to_balance: float | None = None,
+        remaining: float | None = None,
+        included_grant: float | None = None,
+        balance_id: str | None = None,
+        expires_at: Timestamp | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> BalancesUpdateResponse:
+        """Adjust a customer's balance of ``feature_id``.
+
+        ``current_balance`` (alias ``remaining``) sets what is left; ``add_to_balance``
+        adds to it (negative subtracts); the two cannot be combined. ``interval`` or
+        ``balance_id`` pick which balance when there are several. ``granted_balance``
+        sets the grant (sent as ``granted_balance`` and as ``included_grant``, the name
+        today's server reads). Sent with an ``Idempotency-Key`` reused on every retry.
+        """
+        body = build_update(
+            customer_id=customer_id,
+            feature_id=feature_id,
+            entity_id=entity_id,
+            current_balance=current_balance,
+            interval=interval,
+            granted_balance=granted_balance,
+            usage=usage,
+            customer_entitlement_id=customer_entitlement_id,
+            next_reset_at=next_reset_at,
+            add_to_balance=add_to_balance,
+            remaining=remaining,
+            included_grant=included_grant,
+            balance_id=balance_id,
+            expires_at=expires_at,
+        )
+        client = self._client
+        try:
+            status, raw = await client._send(
+                "balances.update",
+                "/v1/balances.update",
+                body,
+                retries=retries,
+                timeout=timeout,
+                idempotency_header=True,
+                replay_safe=True,
+            )
+        except Replayed:
+            return BalancesUpdateResponse(success=True, replayed=True)
+        return client._parse(BalancesUpdateResponse, status, raw)
+
+    async def check(
+        self,
+        *,
+        customer_id: str,
+        feature_id: str,
+        entity_id: str | None = None,
+        required_balance: float | None = None,
+        properties: Mapping[str, Any] | None = None,
+        send_event: bool | None = None,
+        with_preview: bool | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> BalancesCheckResponse:
+        """May this customer use ``required_balance`` (default 1) of ``feature_id``?
+
+        ``send_event=True`` checks and deducts atomically (with an ``Idempotency-Key``
+        reused on retries; if a retry finds the first attempt was recorded but its answer
+        was lost, :class:`OutcomeUnknownError` is raised). ``with_preview=True`` adds
+        upgrade information when denied. A 202 from Autumn, or the client's own
+        ``fail_open`` fallback, returns ``allowed=True`` with ``fallback=True``.
+        """
+        body = build_check(
+            customer_id=customer_id,
+            feature_id=feature_id,
+            entity_id=entity_id,
+            required_balance=required_balance,
+            properties=properties,
+            send_event=send_event,
+            with_preview=with_preview,
+        )
+        client = self._client
+        try:
+            status, raw = await client._send(
+                "balances.check",
+                "/v1/balances.check",
+                body,
+                retries=retries,
+                timeout=timeout,
+                idempotency_header=bool(send_event),
+                replay_safe=True,
+            )
+        except Replayed as replayed:
+            conflict = replayed.conflict
+            raise OutcomeUnknownError(
+                "balances.check(send_event=True): an earlier attempt of this call reached "
+                "Autumn and its answer was lost, so the event may have been recorded; "
+                "Autumn does not replay answers, so whether it was allowed is unknown",
+                status_code=conflict.status_code,
+                code=conflict.code,
+                env=conflict.env,
+                headers=conflict.headers,
+                body=conflict.body,
+            ) from None
+        except (APIConnectionError, InternalServerError) as exc:
+            if not client.fail_open:
+                raise
+            logger.warning(
+                "balances.check failed open for customer %r, feature %r: %s",
+                customer_id,
+                feature_id,
+                exc,
+            )
+            return BalancesCheckResponse(
+                allowed=True,
+                customer_id=customer_id,
+                entity_id=entity_id,
+                required_balance=required_balance if required_balance is not None else 1,
+                balance=None,
+                flag=None,
+                fallback=True,
+                fallback_source="client",
+                fallback_cause=exc,
+            )
+        result = client._parse(BalancesCheckResponse, status, raw)
+        if status == 202:
+            result = attrs.evolve(result, fallback=True, fallback_source="server")
+        return result
+
+    async def track(
+        self,
+        *,
+        customer_id: str,
+        feature_id: str | None = None,
+        event_name: str | None = None,
+        value: float | None = None,
+        properties: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        entity_id: str | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> BalancesTrackResponse:
+        """Record ``value`` (default 1; negative credits back) of usage.
+
+        Give exactly one of ``feature_id`` or ``event_name`` (every feature listing that
+        event is deducted). The call always carries an ``idempotency_key`` (yours, or a
+        fresh UUID4) reused on every retry, so a retry never counts twice; when a retry
+        finds the first attempt applied, the result has ``replayed=True`` and no balance.
+        A 202 (queued by Autumn) has ``queued=True``.
+        """
+        key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+        body = build_track(
+            customer_id=customer_id,
+            feature_id=feature_id,
+            event_name=event_name,
+            value=value,
+            properties=properties,
+            idempotency_key=key,
+            entity_id=entity_id,
+        )
+        client = self._client
+        try:
+            status, raw = await client._send(
+                "balances.track",
+                "/v1/balances.track",
+                body,
+                retries=retries,
+                timeout=timeout,
+                idempotency_header=False,
+                replay_safe=True,
+            )
+        except Replayed:
+            return BalancesTrackResponse(
+                customer_id=customer_id,
+                entity_id=entity_id,
+                event_name=event_name,
+                value=body.get("value", 1),
+                balance=None,
+                replayed=True,
+            )
+        result = client._parse(BalancesTrackResponse, status, raw)
+        if status == 202:
+            result = attrs.evolve(result, queued=True)
+        return result

@@ -1,0 +1,304 @@
+"""Request bodies: check every argument, then build the JSON the server reads.
+
+Pure functions, run before anything is sent: a bad argument is a ``UsageError`` naming
+the field. The documented (2.1) parameter names stay public; the wire names follow what
+today's server reads (spec §8).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ._errors import UsageError
+
+__all__ = [
+    "build_check",
+    "build_create",
+    "build_track",
+    "build_update",
+    "check_id",
+]
+
+
+def check_id(value: object, field: str) -> str:
+    """A required identifier: a non-empty string without surrounding blanks only."""
+    if not isinstance(value, str):
+        raise UsageError(f"{field} must be a string, got {type(value).__name__}", field=field)
+    if not value.strip():
+        raise UsageError(f"{field} must not be empty", field=field)
+    return value
+
+
+def _opt_id(body: dict[str, Any], field: str, value: object) -> None:
+    if value is not None:
+        body[field] = check_id(value, field)
+
+
+def _number(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{field} must be a number, got {type(value).__name__}", field=field)
+    if not math.isfinite(value):
+        raise UsageError(f"{field} must be a finite number, got {value!r}", field=field)
+    return value
+
+
+def _opt_number(body: dict[str, Any], field: str, value: object) -> None:
+    if value is not None:
+        body[field] = _number(value, field)
+
+
+def _opt_bool(body: dict[str, Any], field: str, value: object) -> None:
+    if value is not None:
+        if not isinstance(value, bool):
+            raise UsageError(f"{field} must be a bool, got {type(value).__name__}", field=field)
+        body[field] = value
+
+
+def _opt_timestamp(body: dict[str, Any], field: str, value: object) -> None:
+    """Unix milliseconds, or an aware ``datetime`` converted to them."""
+    if value is None:
+        return
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise UsageError(
+                f"{field} must be timezone-aware (a naive datetime is ambiguous)", field=field
+            )
+        body[field] = int(value.timestamp() * 1000)
+        return
+    ms = _number(value, field)
+    if ms < 0:
+        raise UsageError(f"{field} must be Unix milliseconds >= 0, got {value!r}", field=field)
+    body[field] = ms
+
+
+def _properties(body: dict[str, Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"properties must be a mapping, got {type(value).__name__}", field="properties"
+        )
+    _check_json(value, "properties", depth=0)
+    body["properties"] = dict(value)
+
+
+def _check_json(value: object, path: str, depth: int) -> None:
+    if depth > 32:
+        raise UsageError(f"{path} is nested too deeply (over 32 levels)", field="properties")
+    if value is None or isinstance(value, (str, bool, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise UsageError(f"{path} must be a finite number, got {value!r}", field="properties")
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UsageError(
+                    f"{path} has a non-string key {key!r}; JSON keys are strings",
+                    field="properties",
+                )
+            _check_json(item, f"{path}.{key}", depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_json(item, f"{path}[{index}]", depth + 1)
+        return
+    raise UsageError(
+        f"{path} is a {type(value).__name__}, which is not JSON-serialisable", field="properties"
+    )
+
+
+def _same_or_conflict(a_name: str, a: float | None, b_name: str, b: float | None) -> None:
+    if a is not None and b is not None and a != b:
+        raise UsageError(
+            f"{a_name}={a!r} conflicts with {b_name}={b!r}; give one of them", field=a_name
+        )
+
+
+def build_create(
+    *,
+    customer_id: object,
+    feature_id: object,
+    entity_id: object,
+    included: object,
+    unlimited: object,
+    reset: object,
+    expires_at: object,
+    granted_balance: object,
+    included_grant: object,
+    balance_id: object,
+    rollover: object,
+    next_reset_at: object,
+) -> dict[str, Any]:
+    """Body of ``balances.create``; ``included`` goes on the wire as ``granted_balance``."""
+    from .models import coerce_reset  # noqa: PLC0415 (models import attrs classes lazily)
+
+    body: dict[str, Any] = {
+        "customer_id": check_id(customer_id, "customer_id"),
+        "feature_id": check_id(feature_id, "feature_id"),
+    }
+    _opt_id(body, "entity_id", entity_id)
+    inc = None if included is None else _number(included, "included")
+    granted = None if granted_balance is None else _number(granted_balance, "granted_balance")
+    grant = None if included_grant is None else _number(included_grant, "included_grant")
+    _same_or_conflict("included", inc, "granted_balance", granted)
+    _same_or_conflict("included", inc, "included_grant", grant)
+    _same_or_conflict("granted_balance", granted, "included_grant", grant)
+    # Today's server ignores ``included``; ``granted_balance`` is read by every version.
+    if inc is not None or granted is not None:
+        body["granted_balance"] = inc if inc is not None else granted
+    if grant is not None:
+        body["included_grant"] = grant
+    _opt_bool(body, "unlimited", unlimited)
+    if reset is not None:
+        model = coerce_reset(reset, field="reset")  # type: ignore[arg-type]
+        wire_reset: dict[str, Any] = {"interval": str(model.interval)}
+        if model.interval_count is not None:
+            wire_reset["interval_count"] = model.interval_count
+        body["reset"] = wire_reset
+    _opt_timestamp(body, "expires_at", expires_at)
+    _opt_timestamp(body, "next_reset_at", next_reset_at)
+    if next_reset_at is not None and reset is None:
+        raise UsageError("next_reset_at needs reset (a recurring interval)", field="next_reset_at")
+    _opt_id(body, "balance_id", balance_id)
+    if rollover is not None:
+        if not isinstance(rollover, Mapping):
+            raise UsageError("rollover must be a mapping", field="rollover")
+        _check_json(rollover, "rollover", depth=0)
+        body["rollover"] = dict(rollover)
+    if unlimited is True and (inc is not None or granted is not None or grant is not None):
+        raise UsageError(
+            "unlimited=True cannot be combined with an amount (included)", field="unlimited"
+        )
+    return body
+
+
+def build_update(
+    *,
+    customer_id: object,
+    feature_id: object,
+    entity_id: object,
+    current_balance: object,
+    interval: object,
+    granted_balance: object,
+    usage: object,
+    customer_entitlement_id: object,
+    next_reset_at: object,
+    add_to_balance: object,
+    remaining: object,
+    included_grant: object,
+    balance_id: object,
+    expires_at: object,
+) -> dict[str, Any]:
+    """Body of ``balances.update``.
+
+    ``current_balance`` and ``remaining`` are one setting (sent as ``current_balance``,
+    read by every server version). ``granted_balance`` is sent as both ``granted_balance``
+    (older servers) and ``included_grant`` (today's server, which ignores the former).
+    """
+    from .models import coerce_interval  # noqa: PLC0415
+
+    body: dict[str, Any] = {
+        "customer_id": check_id(customer_id, "customer_id"),
+        "feature_id": check_id(feature_id, "feature_id"),
+    }
+    _opt_id(body, "entity_id", entity_id)
+    current = None if current_balance is None else _number(current_balance, "current_balance")
+    rem = None if remaining is None else _number(remaining, "remaining")
+    add = None if add_to_balance is None else _number(add_to_balance, "add_to_balance")
+    use = None if usage is None else _number(usage, "usage")
+    _same_or_conflict("current_balance", current, "remaining", rem)
+    target = current if current is not None else rem
+    if target is not None and add is not None:
+        raise UsageError(
+            "current_balance (remaining) and add_to_balance cannot be combined: set the "
+            "balance or add to it",
+            field="add_to_balance",
+        )
+    if target is not None and use is not None:
+        raise UsageError("usage cannot be combined with current_balance (remaining)", field="usage")
+    if target is not None:
+        body["current_balance"] = target
+    if add is not None:
+        body["add_to_balance"] = add
+    if use is not None:
+        body["usage"] = use
+    granted = None if granted_balance is None else _number(granted_balance, "granted_balance")
+    grant = None if included_grant is None else _number(included_grant, "included_grant")
+    _same_or_conflict("granted_balance", granted, "included_grant", grant)
+    if granted is not None:
+        body["granted_balance"] = granted
+    if granted is not None or grant is not None:
+        body["included_grant"] = grant if grant is not None else granted
+    if interval is not None:
+        body["interval"] = coerce_interval(interval, field="interval")  # type: ignore[arg-type]
+    _opt_id(body, "customer_entitlement_id", customer_entitlement_id)
+    _opt_timestamp(body, "next_reset_at", next_reset_at)
+    _opt_id(body, "balance_id", balance_id)
+    _opt_timestamp(body, "expires_at", expires_at)
+    return body
+
+
+def build_check(
+    *,
+    customer_id: object,
+    feature_id: object,
+    entity_id: object,
+    required_balance: object,
+    properties: object,
+    send_event: object,
+    with_preview: object,
+) -> dict[str, Any]:
+    """Body of ``balances.check`` (``required_balance`` defaults to 1 on the server)."""
+    body: dict[str, Any] = {
+        "customer_id": check_id(customer_id, "customer_id"),
+        "feature_id": check_id(feature_id, "feature_id"),
+    }
+    if entity_id is not None:
+        body["entity_id"] = check_id(entity_id, "entity_id")
+    if required_balance is not None:
+        body["required_balance"] = _number(required_balance, "required_balance")
+    _properties(body, properties)
+    _opt_bool(body, "send_event", send_event)
+    _opt_bool(body, "with_preview", with_preview)
+    return body
+
+
+def build_track(
+    *,
+    customer_id: object,
+    feature_id: object,
+    event_name: object,
+    value: object,
+    properties: object,
+    idempotency_key: object,
+    entity_id: object,
+) -> dict[str, Any]:
+    """Body of ``balances.track``: exactly one of ``feature_id`` / ``event_name``."""
+    body: dict[str, Any] = {"customer_id": check_id(customer_id, "customer_id")}
+    if (feature_id is None) == (event_name is None):
+        raise UsageError(
+            "give exactly one of feature_id or event_name"
+            + (" (both were given)" if feature_id is not None else ""),
+            field="feature_id",
+        )
+    if feature_id is not None:
+        body["feature_id"] = check_id(feature_id, "feature_id")
+    else:
+        body["event_name"] = check_id(event_name, "event_name")
+    if value is not None:
+        body["value"] = _number(value, "value")
+    _properties(body, properties)
+    if idempotency_key is not None:
+        key = check_id(idempotency_key, "idempotency_key")
+        if len(key) > 255:
+            raise UsageError(
+                "idempotency_key must be at most 255 characters", field="idempotency_key"
+            )
+        body["idempotency_key"] = key
+    _opt_id(body, "entity_id", entity_id)
+    return body

@@ -1,0 +1,257 @@
+"""Bytes in, bytes out: the only module that uses aiohttp's client.
+
+One ``aiohttp.ClientSession`` per (process, event loop), created lazily inside the loop
+that uses it. Each session is closed on its own loop when that loop shuts down: a tiny
+async generator holds it, and ``loop.shutdown_asyncgens()`` (run by ``asyncio.run`` and by
+the sync shim at exit) finalises the generator, whose ``finally`` closes the session.
+
+aiohttp's exceptions become ours here, and the mapping carries the one fact the retry
+policy needs: whether the request may have reached the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl as _ssl
+import weakref
+from collections.abc import AsyncIterator, Mapping
+
+import aiohttp
+from yarl import URL
+
+from ._config import MAX_RESPONSE_BYTES, Timeout
+from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError, UsageError
+from ._http import Request, Response
+
+__all__ = ["AiohttpTransport", "translate_exception"]
+
+
+# --- fork safety -----------------------------------------------------------------------
+# A forked child shares its parent's sockets and epoll set: closing an inherited session
+# in the child would close or unregister the parent's connections. The child buries what
+# it inherited, unclosed and referenced forever, and starts afresh.
+_LIVE_TRANSPORTS: weakref.WeakSet[AiohttpTransport] = weakref.WeakSet()
+_GRAVEYARD: list[object] = []
+
+
+def _after_fork_in_child() -> None:
+    for transport in list(_LIVE_TRANSPORTS):
+        transport._abandon_inherited()
+    if _GRAVEYARD and not getattr(_after_fork_in_child, "immortal", False):
+        # Objects of the parent's loops must never be finalised in the child, not even at
+        # interpreter shutdown (a uvloop handle's dealloc unregisters its fd from the shared
+        # epoll set). One leaked reference keeps the graveyard alive for good.
+        import ctypes  # noqa: PLC0415 (only ever needed in a forked child)
+
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(_GRAVEYARD))
+        _after_fork_in_child.immortal = True  # type: ignore[attr-defined]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class _LoopSession:
+    __slots__ = ("keeper", "session")
+
+    def __init__(self, session: aiohttp.ClientSession, keeper: AsyncIterator[None]) -> None:
+        self.session = session
+        self.keeper = keeper
+
+
+class AiohttpTransport:
+    """The production transport: pooled keep-alive connections over aiohttp."""
+
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        max_connections_per_host: int,
+        keepalive_timeout: float,
+        ssl: _ssl.SSLContext | bool = True,
+        headers: Mapping[str, str],
+        session: aiohttp.ClientSession | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        # Our own sessions carry the client's headers as defaults, so a call only adds
+        # its extras; a caller's session gets them on every request.
+        self._headers = dict(headers)
+        self._limit = max_connections
+        self._limit_per_host = max_connections_per_host
+        self._keepalive_timeout = keepalive_timeout
+        self._ssl = ssl
+        self._owned_session = session
+        self._max_bytes = max_response_bytes
+        self._sessions: dict[asyncio.AbstractEventLoop, _LoopSession] = {}
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._urls: dict[str, URL] = {}
+        self._pid = os.getpid()
+        _LIVE_TRANSPORTS.add(self)
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def _abandon_inherited(self) -> None:
+        for entry in self._sessions.values():
+            connector = entry.session.connector
+            if connector is not None:
+                # Marks it closed without closing it, so no finaliser touches its sockets.
+                connector._closed = True
+            _GRAVEYARD.append(entry)
+        self._sessions = {}
+        self._pid = os.getpid()
+
+    async def _keeper(
+        self, loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession
+    ) -> AsyncIterator[None]:
+        pid = os.getpid()
+        try:
+            yield
+        finally:
+            if os.getpid() == pid:
+                entry = self._sessions.get(loop)
+                if entry is not None and entry.session is session:
+                    del self._sessions[loop]
+                if not session.closed:
+                    await session.close()
+
+    async def _session(self) -> aiohttp.ClientSession:
+        if self._owned_session is not None:
+            return self._owned_session
+        loop = asyncio.get_running_loop()
+        entry = self._sessions.get(loop)
+        if entry is not None:
+            return entry.session
+        connector = aiohttp.TCPConnector(
+            limit=self._limit,
+            limit_per_host=self._limit_per_host,
+            keepalive_timeout=self._keepalive_timeout,
+            ssl=self._ssl,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector, headers=self._headers, auto_decompress=True
+        )
+        keeper = self._keeper(loop, session)
+        # Advancing once registers the generator with this loop's shutdown_asyncgens().
+        await keeper.__anext__()
+        self._sessions[loop] = _LoopSession(session, keeper)
+        return session
+
+    async def aclose(self) -> None:
+        """Close every session this transport opened; a caller's session is left open."""
+        if self._pid != os.getpid():
+            self._abandon_inherited()
+            return
+        current = asyncio.get_running_loop()
+        for loop, entry in list(self._sessions.items()):
+            if loop is current:
+                await entry.keeper.aclose()  # type: ignore[attr-defined]
+            elif not loop.is_closed() and loop.is_running():
+                fut = asyncio.run_coroutine_threadsafe(entry.keeper.aclose(), loop)  # type: ignore[attr-defined]
+                await asyncio.wrap_future(fut)
+        self._sessions.clear()
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        ct = self._timeouts.get(timeout)
+        if ct is None:
+            ct = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
+            self._timeouts[timeout] = ct
+        return ct
+
+    def _url(self, url: str) -> URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = URL(url)
+            if len(self._urls) < 64:
+                self._urls[url] = parsed
+        return parsed
+
+    async def send(self, request: Request, base_headers: Mapping[str, str]) -> Response:
+        """Send one attempt; foreign exceptions leave this method as ours."""
+        session = await self._session()
+        headers: Mapping[str, str] | None
+        if self._owned_session is not None:
+            headers = {**base_headers, **request.headers}
+        else:
+            headers = request.headers or None
+        try:
+            async with session.request(
+                request.method,
+                self._url(request.url),
+                data=request.body,
+                headers=headers,
+                timeout=self._client_timeout(request.timeout),
+            ) as resp:
+                body = await self._read(resp)
+                return Response(status=resp.status, headers=resp.headers, body=body)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise translate_exception(exc) from exc
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        length = resp.content_length
+        if length is not None and length <= self._max_bytes:
+            return await resp.read()
+        if length is not None:
+            raise _too_large(resp.status, self._max_bytes)
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise _too_large(resp.status, self._max_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _too_large(status: int, limit: int) -> ResponseValidationError:
+    return ResponseValidationError(
+        f"the response body is larger than the {limit} bytes the SDK will read",
+        status_code=status,
+        body="",
+    )
+
+
+def translate_exception(exc: BaseException) -> Exception:
+    """Map an exception raised while sending to the SDK's own.
+
+    A connector error or a connect timeout means the request never left; a server
+    disconnect, a reset, a truncated body or a read/total timeout means it may have
+    been applied.
+    """
+    if isinstance(exc, (APIConnectionError, ResponseValidationError, UsageError)):
+        return exc
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return APITimeoutError(
+            "timed out connecting to Autumn (the request was not sent)", maybe_applied=False
+        )
+    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+        return APITimeoutError(
+            "timed out waiting for Autumn's answer (the request may have been applied)",
+            maybe_applied=True,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return APIConnectionError(
+            f"could not connect to Autumn: {_describe(exc)} (the request was not sent)",
+            maybe_applied=False,
+        )
+    if isinstance(exc, aiohttp.InvalidURL):
+        return UsageError(f"invalid server URL: {exc}", field="server_url")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return APIConnectionError(
+            "the response body was cut short (the request may have been applied)",
+            maybe_applied=True,
+        )
+    if isinstance(exc, (aiohttp.ClientError, OSError)):  # resets, disconnects
+        return APIConnectionError(
+            f"the connection to Autumn failed: {_describe(exc)} (the request may have been "
+            "applied)",
+            maybe_applied=True,
+        )
+    raise TypeError(f"not a transport failure: {exc!r}")  # a bug: let it surface
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
