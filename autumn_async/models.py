@@ -1,0 +1,518 @@
+"""Typed values for the balances API: the four responses, their nested objects, and
+the request-side ``reset`` object.
+
+Response models are lenient in shape and open in their enums: every enum-valued field
+is typed ``str`` so a value Autumn adds later (``"multiple"``, ``"ai_credit_system"``)
+is kept rather than rejected, and everything the API contract marks optional or
+nullable defaults to ``None``. Reading JSON into these classes is ``_serde``'s job;
+this module does no I/O and imports no serialisation library.
+
+Fields whose metadata holds ``client_side=True`` are not wire fields: the SDK sets
+them after the answer is read (a fail-open fallback, a queued or replayed call) and the
+converter never reads them from JSON.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import UsageError
+
+__all__ = [
+    "Balance",
+    "BalancesCheckResponse",
+    "BalancesCreateInterval",
+    "BalancesCreateReset",
+    "BalancesCreateResponse",
+    "BalancesTrackResponse",
+    "BalancesUpdateInterval",
+    "BalancesUpdateResponse",
+    "Breakdown",
+    "CreditSchemaItem",
+    "Deduction",
+    "Feature",
+    "FeatureDisplay",
+    "Flag",
+    "FreeTrial",
+    "Interval",
+    "Preview",
+    "Price",
+    "Product",
+    "ProductItem",
+    "ProductItemConfig",
+    "ProductItemDisplay",
+    "ProductProperties",
+    "Reset",
+    "Rollover",
+    "RolloverConfig",
+    "Tier",
+    "coerce_interval",
+    "coerce_reset",
+]
+
+#: Marks a field the SDK fills in itself; ``_serde`` skips it when reading JSON.
+_CLIENT_SIDE: Mapping[str, Any] = {"client_side": True}
+
+
+class Interval(str, enum.Enum):
+    """The nine reset intervals Autumn accepts on requests (``reset.interval``,
+    ``interval`` filters).
+
+    Response fields stay plain strings: Autumn also answers ``"multiple"`` for
+    combined intervals, and may add more.
+    """
+
+    ONE_OFF = "one_off"
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    SEMI_ANNUAL = "semi_annual"
+    YEAR = "year"
+
+
+#: Name used by the API reference's generated SDK for ``balances.create``.
+BalancesCreateInterval = Interval
+#: Name used by the API reference's generated SDK for ``balances.update``.
+BalancesUpdateInterval = Interval
+
+_INTERVAL_VALUES = frozenset(member.value for member in Interval)
+_INTERVAL_LIST = ", ".join(member.value for member in Interval)
+
+
+# --- shared nested objects (response side) ------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Reset:
+    """When a balance resets: ``interval`` (one of :class:`Interval`'s values or
+    ``"multiple"``), how many intervals apart, and the next reset time in Unix ms."""
+
+    interval: str
+    interval_count: float | None = None
+    resets_at: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Tier:
+    """One price tier: up to ``to`` units (a number, or ``"inf"`` for the last tier)
+    cost ``amount`` each, plus an optional ``flat_amount``."""
+
+    to: float | str
+    amount: float
+    flat_amount: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Price:
+    """The price attached to a grant: ``billing_method`` is ``"prepaid"`` or
+    ``"usage_based"`` (open), ``tiers`` replaces ``amount`` for tiered prices."""
+
+    billing_units: float | None = None
+    billing_method: str | None = None
+    max_purchase: float | None = None
+    amount: float | None = None
+    tiers: list[Tier] | None = None
+    tier_behavior: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Rollover:
+    """An amount carried over from an earlier period, valid until ``expires_at`` (ms)."""
+
+    balance: float
+    expires_at: float | None = None
+    granted: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CreditSchemaItem:
+    """How many credits one unit of ``metered_feature_id`` costs in a credit system."""
+
+    metered_feature_id: str
+    credit_cost: float
+
+
+@attrs.frozen(kw_only=True)
+class FeatureDisplay:
+    """Singular and plural display names of a feature."""
+
+    singular: str | None = None
+    plural: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Feature:
+    """A feature definition, sent only with ``expand=balance.feature`` /
+    ``expand=flag.feature``; ``type`` is ``boolean``, ``metered``, ``credit_system``
+    or a newer value."""
+
+    id: str
+    name: str | None = None
+    type: str | None = None
+    consumable: bool | None = None
+    archived: bool | None = None
+    event_names: list[str] | None = None
+    credit_schema: list[CreditSchemaItem] | None = None
+    display: FeatureDisplay | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Breakdown:
+    """One underlying grant of a balance: a plan item, or a standalone balance
+    (``plan_id`` ``None``). ``remaining`` may be negative when in overage."""
+
+    id: str = ""
+    plan_id: str | None = None
+    included_grant: float
+    prepaid_grant: float
+    remaining: float
+    usage: float
+    unlimited: bool
+    reset: Reset | None = None
+    price: Price | None = None
+    expires_at: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Balance:
+    """A customer's balance on one feature, summed over its grants.
+
+    ``remaining`` stays at 0 in overage while ``usage`` may exceed ``granted``; both are
+    0 for an unlimited balance. ``next_reset_at`` is Unix ms or ``None``.
+    """
+
+    feature_id: str
+    granted: float
+    remaining: float
+    usage: float
+    unlimited: bool
+    overage_allowed: bool
+    max_purchase: float | None = None
+    next_reset_at: float | None = None
+    feature: Feature | None = None
+    breakdown: list[Breakdown] | None = None
+    rollovers: list[Rollover] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Flag:
+    """A boolean feature the customer has (check answers these instead of a balance)."""
+
+    id: str | None = None
+    feature_id: str | None = None
+    plan_id: str | None = None
+    expires_at: float | None = None
+    feature: Feature | None = None
+
+
+# --- preview (paywall information on a denied check) ---------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ProductItemDisplay:
+    """Display text of a product item."""
+
+    primary_text: str | None = None
+    secondary_text: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RolloverConfig:
+    """How unused balance of a product item rolls over (``duration`` ``month`` or
+    ``forever``)."""
+
+    max: float | None = None
+    length: float | None = None
+    duration: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProductItemConfig:
+    """Rollover and proration settings of a product item."""
+
+    rollover: RolloverConfig | None = None
+    on_increase: str | None = None
+    on_decrease: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ProductItem:
+    """One line of a product: a price, a feature grant or a priced feature.
+
+    ``included_usage`` is a number or ``"inf"``.
+    """
+
+    type: str | None = None
+    feature_id: str | None = None
+    feature_type: str | None = None
+    included_usage: float | str | None = None
+    interval: str | None = None
+    interval_count: float | None = None
+    price: float | None = None
+    tiers: list[Tier] | None = None
+    usage_model: str | None = None
+    billing_units: float | None = None
+    reset_usage_when_enabled: bool | None = None
+    entity_feature_id: str | None = None
+    display: ProductItemDisplay | None = None
+    quantity: float | None = None
+    next_cycle_quantity: float | None = None
+    config: ProductItemConfig | None = None
+
+
+@attrs.frozen(kw_only=True)
+class FreeTrial:
+    """A product's free trial: ``length`` units of ``duration`` (``day``, ``month``,
+    ``year``)."""
+
+    duration: str | None = None
+    length: float | None = None
+    unique_fingerprint: bool | None = None
+    card_required: bool | None = None
+    trial_available: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class ProductProperties:
+    """Derived facts about a product (free, one-off, trial)."""
+
+    is_free: bool | None = None
+    is_one_off: bool | None = None
+    interval_group: str | None = None
+    has_trial: bool | None = None
+    updateable: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Product:
+    """An upgrade or add-on candidate offered in a :class:`Preview`.
+
+    ``scenario`` says what attaching it would do (``upgrade``, ``new``, ...).
+    """
+
+    id: str
+    name: str | None = None
+    group: str | None = None
+    env: str | None = None
+    is_add_on: bool | None = None
+    is_default: bool | None = None
+    archived: bool | None = None
+    version: float | None = None
+    created_at: float | None = None
+    items: list[ProductItem] | None = None
+    free_trial: FreeTrial | None = None
+    base_variant_id: str | None = None
+    scenario: str | None = None
+    properties: ProductProperties | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Preview:
+    """Paywall information for a denied check made with ``with_preview=True``.
+
+    ``scenario`` is ``usage_limit`` (has a balance, ran out) or ``feature_flag`` (no
+    access at all).
+    """
+
+    scenario: str | None = None
+    title: str | None = None
+    message: str | None = None
+    feature_id: str | None = None
+    feature_name: str | None = None
+    products: list[Product] | None = None
+    upgrade_product_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Deduction:
+    """What one track took from one balance row (negative ``value`` means credited)."""
+
+    balance_id: str | None = None
+    feature_id: str | None = None
+    plan_id: str | None = None
+    reset: Reset | None = None
+    value: float | None = None
+
+
+# --- responses -----------------------------------------------------------------------
+
+
+def _cause_repr(cause: BaseException | None) -> str:
+    # The exception's text may hold a URL or a body; its type is what a log needs.
+    return "None" if cause is None else type(cause).__name__
+
+
+@attrs.frozen(kw_only=True)
+class BalancesCreateResponse:
+    """Answer of ``balances.create``; ``success`` is ``True`` on every 2xx.
+
+    ``replayed`` is set by the SDK when an earlier attempt of this call was applied
+    and its answer lost (the retry was refused as a duplicate).
+    """
+
+    success: bool
+    replayed: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
+
+
+@attrs.frozen(kw_only=True)
+class BalancesUpdateResponse:
+    """Answer of ``balances.update``; ``success`` is ``True`` on every 2xx.
+
+    ``replayed`` is set by the SDK when an earlier attempt of this call was applied
+    and its answer lost.
+    """
+
+    success: bool
+    replayed: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
+
+
+@attrs.frozen(kw_only=True)
+class BalancesCheckResponse:
+    """Answer of ``balances.check``: may the customer use ``required_balance`` units?
+
+    ``balance`` is ``None`` for a boolean feature (see ``flag``) or when the customer
+    has no balance. ``required_balance`` is in credits when the check went through a
+    credit system. ``preview`` is only present with ``with_preview=True``.
+
+    ``fallback`` is ``True`` when the answer is a fail-open fallback rather than a real
+    decision; ``fallback_source`` is ``"server"`` (Autumn answered 202) or ``"client"``
+    (the SDK's own fail-open), and ``fallback_cause`` is the error that triggered a
+    client fallback. These three are set by the SDK, never read from the wire.
+    """
+
+    allowed: bool
+    customer_id: str
+    entity_id: str | None = None
+    required_balance: float | None = None
+    balance: Balance | None = None
+    flag: Flag | None = None
+    balances: dict[str, Balance | None] | None = None
+    preview: Preview | None = None
+    fallback: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
+    fallback_source: str | None = attrs.field(default=None, metadata=_CLIENT_SIDE)
+    fallback_cause: BaseException | None = attrs.field(
+        default=None, eq=False, repr=_cause_repr, metadata=_CLIENT_SIDE
+    )
+
+
+@attrs.frozen(kw_only=True)
+class BalancesTrackResponse:
+    """Answer of ``balances.track``.
+
+    ``value`` echoes the requested amount, not what was deducted. ``balance`` is the
+    affected balance, ``None`` when several features (see ``balances``) or none were
+    affected. ``deductions`` lists each balance row touched (newer servers).
+
+    ``queued`` is ``True`` when Autumn answered 202 (accepted, not yet applied;
+    ``balance`` is ``None``); ``replayed`` when an earlier attempt was applied and its
+    answer lost, so the balance is unknown. Both are set by the SDK.
+    """
+
+    customer_id: str
+    value: float
+    entity_id: str | None = None
+    event_name: str | None = None
+    balance: Balance | None = None
+    balances: dict[str, Balance | None] | None = None
+    deductions: list[Deduction] | None = None
+    queued: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
+    replayed: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
+
+
+# --- request side ----------------------------------------------------------------------
+
+
+def coerce_interval(value: Interval | str, field: str) -> str:
+    """Return the wire string for a request interval given as :class:`Interval` or
+    ``str``; raise :class:`UsageError` naming ``field`` for anything else.
+
+    Unknown strings are refused here (Autumn would answer 400) with the valid list.
+    """
+    if isinstance(value, Interval):
+        return value.value
+    if not isinstance(value, str):
+        raise UsageError(
+            f"{field} must be an Interval or a string, got {type(value).__name__}", field=field
+        )
+    if not value:
+        raise UsageError(f"{field} must not be empty; use one of: {_INTERVAL_LIST}", field=field)
+    if value not in _INTERVAL_VALUES:
+        raise UsageError(
+            f"{field} {value!r} is not a reset interval; use one of: {_INTERVAL_LIST}",
+            field=field,
+        )
+    return value
+
+
+def _check_interval_count(value: object, field: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UsageError(f"{field} must be a number, got {type(value).__name__}", field=field)
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{field} must be a finite positive number, got {value!r}", field=field)
+
+
+def _interval_field(value: Interval | str) -> str:
+    return coerce_interval(value, "interval")
+
+
+def _validate_interval_count(
+    _instance: object, _attribute: attrs.Attribute[float | None], value: float | None
+) -> None:
+    _check_interval_count(value, "interval_count")
+
+
+@attrs.frozen(kw_only=True)
+class BalancesCreateReset:
+    """A recurring reset for ``balances.create``: every ``interval_count`` (default 1 on
+    the server) ``interval``\\s. Built from a model, a dict or a bare interval string by
+    :func:`coerce_reset`."""
+
+    interval: str = attrs.field(converter=_interval_field)
+    interval_count: float | None = attrs.field(default=None, validator=_validate_interval_count)
+
+
+_RESET_KEYS = frozenset({"interval", "interval_count"})
+
+
+def coerce_reset(
+    value: BalancesCreateReset | Mapping[str, Any] | Interval | str, field: str = "reset"
+) -> BalancesCreateReset:
+    """Build a :class:`BalancesCreateReset` from the model itself, a mapping such as
+    ``{"interval": "month", "interval_count": 1}``, or a bare interval (``"month"``).
+
+    Bad input raises :class:`UsageError` whose ``field`` names the offending part
+    (``reset``, ``reset.interval``, ``reset.interval_count``).
+    """
+    if isinstance(value, BalancesCreateReset):
+        return value
+    if isinstance(value, (str, Interval)):
+        return BalancesCreateReset(interval=coerce_interval(value, f"{field}.interval"))
+    if isinstance(value, Mapping):
+        unknown = sorted(str(key) for key in value if key not in _RESET_KEYS)
+        if unknown:
+            raise UsageError(
+                f"{field} has unknown key(s) {', '.join(unknown)}; "
+                "expected interval and optionally interval_count",
+                field=field,
+            )
+        if "interval" not in value:
+            raise UsageError(f"{field}.interval is required", field=f"{field}.interval")
+        interval = coerce_interval(value["interval"], f"{field}.interval")
+        count = value.get("interval_count")
+        _check_interval_count(count, f"{field}.interval_count")
+        return BalancesCreateReset(interval=interval, interval_count=count)
+    raise UsageError(
+        f"{field} must be a BalancesCreateReset, a mapping or an interval string, "
+        f"got {type(value).__name__}",
+        field=field,
+    )
