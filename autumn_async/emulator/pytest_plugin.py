@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["autumn_emulator", "autumn_emulator_thread"]
 
 #: Secret key the fixtures' emulators accept.
-FIXTURE_SECRET_KEY = "am_sk_test"
+FIXTURE_SECRET_KEY = "am_sk_test"  # noqa: S105 - a fixed test key, not a credential
 
 
 @pytest.fixture
 def autumn_emulator_thread() -> Iterator[EmulatorThread]:
     """Yield an emulator served from its own daemon thread, for sync tests."""
-    from . import EmulatorThread
+    from . import EmulatorThread  # noqa: PLC0415 - keep loading the plugin free
 
     with EmulatorThread(secret_key=FIXTURE_SECRET_KEY) as emu:
         yield emu
@@ -45,7 +45,7 @@ else:
     @pytest_asyncio.fixture
     async def autumn_emulator() -> AsyncIterator[Emulator]:
         """Yield an emulator running on the test's event loop, for async tests."""
-        from . import Emulator
+        from . import Emulator  # noqa: PLC0415 - keep loading the plugin free
 
         async with Emulator(secret_key=FIXTURE_SECRET_KEY) as emu:
             yield emu

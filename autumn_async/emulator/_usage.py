@@ -1,0 +1,239 @@
+"""``balances.check``, ``balances.track`` and ``balances.batch_track`` (spec §4, §5, §9, §13)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ._balances import ZERO, Feature, Row, num, plan_deduction, render_balance
+from ._errors import ApiError, invalid_request
+from ._params import CheckParams, TrackParams
+from ._store import Store
+
+__all__ = ["batch_track", "check", "track"]
+
+
+def _allows(feature: Feature, rows: list[Row], required: Decimal) -> bool:
+    """The order of rules of spec §9.1 step 5, for a feature that has rows."""
+    if feature.type == "boolean" or any(row.unlimited for row in rows) or required < 0:
+        return True
+    remaining = sum((max(row.remaining, ZERO) for row in rows), ZERO)
+    overage_rows = [row for row in rows if row.overage_allowed]
+    if overage_rows:
+        if any(row.max_purchase is None for row in overage_rows):
+            return True
+        max_overage = sum((row.max_purchase or ZERO for row in overage_rows), ZERO)
+        current = sum((max(-row.remaining, ZERO) for row in overage_rows), ZERO)
+        return remaining + (max_overage - current) >= required
+    return remaining >= required
+
+
+def _preview(feature: Feature, has_balance: bool) -> dict[str, Any]:
+    name = feature.name
+    if has_balance:
+        message = f"You have reached the usage limit for {name}."
+    else:
+        message = f"{name} is not available on your current plan."
+    return {
+        "scenario": "usage_limit" if has_balance else "feature_flag",
+        "title": "Feature Unavailable",
+        "message": message,
+        "feature_id": feature.id,
+        "feature_name": name,
+        "products": [],
+        "upgrade_product_id": None,
+    }
+
+
+def check(
+    store: Store, params: CheckParams, env: str, *, auto_create: bool = False
+) -> dict[str, Any]:
+    """Decide whether the customer may use ``required_balance`` units of the feature."""
+    feature = store.feature(params.feature_id)
+    store.customer(params.customer_id, params.entity_id, auto_create=auto_create)
+    required = params.required_balance
+    candidates = [(feature, Decimal(1))]
+    candidates += [(cs, cs.credit_schema[feature.id]) for cs in store.credit_systems(feature.id)]
+    views = {f.id: store.view(params.customer_id, params.entity_id, f.id) for f, _ in candidates}
+    chosen = next(
+        (
+            (f, cost)
+            for f, cost in candidates
+            if views[f.id] and _allows(f, views[f.id], required * cost)
+        ),
+        None,
+    )
+    if chosen is None:
+        # Nothing allows: the first credit system with rows, else the feature's own rows,
+        # else the first credit system (the server's pick, spec §9.1 step 2).
+        fallback = candidates[1] if len(candidates) > 1 else candidates[0]
+        ordered = candidates[1:] + candidates[:1]
+        chosen = next(((f, cost) for f, cost in ordered if views[f.id]), fallback)
+    evaluated, cost = chosen
+    rows = views[evaluated.id]
+    allowed = bool(rows) and _allows(evaluated, rows, required * cost)
+    balances = None
+    if params.send_event and rows:
+        if evaluated.type == "boolean":
+            raise invalid_request("send_event is not supported for boolean features")
+        track_params = TrackParams(
+            customer_id=params.customer_id,
+            feature_id=feature.id,
+            entity_id=params.entity_id,
+            value=required,
+            properties=params.properties,
+            overage_behavior="reject",
+        )
+        try:
+            result = _apply_track(store, track_params, [feature])
+        except ApiError as exc:
+            if exc.code != "insufficient_balance":
+                raise
+            allowed = False  # the server swallows insufficient_balance here
+        else:
+            allowed = True
+            balances = result.get("balances")
+        rows = store.view(params.customer_id, params.entity_id, evaluated.id)
+    response: dict[str, Any] = {"allowed": allowed, "customer_id": params.customer_id}
+    if params.entity_id is not None:
+        response["entity_id"] = params.entity_id
+    response["required_balance"] = num(required * cost)
+    response["balance"] = None
+    response["flag"] = None
+    if rows and evaluated.type == "boolean":
+        row = rows[0]
+        response["flag"] = {
+            "id": row.id,
+            "plan_id": row.plan_id,
+            "expires_at": row.expires_at,
+            "feature_id": row.feature_id,
+        }
+    elif rows:
+        response["balance"] = render_balance(evaluated.id, rows)
+    if balances is not None:
+        response["balances"] = balances
+    if params.with_preview:
+        response["preview"] = None if allowed else _preview(evaluated, bool(rows))
+    return response
+
+
+def _track_features(store: Store, params: TrackParams) -> list[Feature]:
+    if params.feature_id is not None:
+        return [store.feature(params.feature_id)]
+    assert params.event_name is not None
+    if params.overage_behavior == "reject":
+        raise invalid_request("overage_behavior reject cannot be used with event_name")
+    features = [f for f in store.features.values() if params.event_name in f.event_names]
+    if not features:
+        raise invalid_request(f"No features found for event name: {params.event_name}", 404)
+    return features
+
+
+def _apply_track(store: Store, params: TrackParams, features: list[Feature]) -> dict[str, Any]:
+    """Deduct for every feature (all or nothing under ``reject``), record the events."""
+    customer_id, entity_id = params.customer_id, params.entity_id
+    plans = []
+    for feature in features:
+        targets = store.targets(feature, customer_id, entity_id)
+        changes, left = plan_deduction(targets, params.value)
+        if params.overage_behavior == "reject" and left > 0:
+            raise ApiError(
+                400,
+                "insufficient_balance",
+                f"Insufficient balance to deduct {num(params.value)} from feature {feature.id}",
+            )
+        plans.append((feature, targets, changes))
+    deductions, related, touched = [], [], []
+    for feature, targets, changes in plans:
+        for row, _factor in targets:
+            if row.feature_id not in related:
+                related.append(row.feature_id)
+            delta = changes.get(id(row), ZERO)
+            if delta == 0:
+                continue
+            row.usage += delta
+            if row.feature_id not in touched:
+                touched.append(row.feature_id)
+            deductions.append(
+                {
+                    "balance_id": row.id,
+                    "feature_id": row.feature_id,
+                    "plan_id": row.plan_id,
+                    "reset": row.reset_json(),
+                    "value": num(delta),
+                }
+            )
+        store.record(
+            {
+                "customer_id": customer_id,
+                "feature_id": feature.id,
+                "entity_id": entity_id,
+                "value": num(params.value),
+                "idempotency_key": params.idempotency_key,
+                "properties": dict(params.properties or {}),
+            }
+        )
+    response: dict[str, Any] = {"customer_id": customer_id}
+    if entity_id is not None:
+        response["entity_id"] = entity_id
+    if params.event_name is not None:
+        response["event_name"] = params.event_name
+    response["value"] = num(params.value)
+    rendered = {fid: store.balance(customer_id, entity_id, fid) for fid in related}
+    response["balance"] = None
+    if len(related) == 1:
+        response["balance"] = rendered[related[0]]
+    elif related:
+        if len(touched) == 1:
+            response["balance"] = rendered[touched[0]]
+        response["balances"] = rendered
+    response["deductions"] = deductions
+    return response
+
+
+def _claim(store: Store, env: str, params: TrackParams) -> str | None:
+    if params.idempotency_key is None:
+        return None
+    key = f"track:{params.idempotency_key}"
+    store.idempotency.claim(env, key)
+    return key
+
+
+def track(
+    store: Store, params: TrackParams, env: str, *, auto_create: bool = False
+) -> dict[str, Any]:
+    """Record usage: claim the body key, deduct, release the key if anything fails."""
+    features = _track_features(store, params)
+    key = _claim(store, env, params)
+    try:
+        store.customer(params.customer_id, params.entity_id, auto_create=auto_create)
+        return _apply_track(store, params, features)
+    except ApiError as exc:
+        if key is not None and exc.status != 409:
+            store.idempotency.release(env, key)
+        raise
+
+
+def batch_track(
+    store: Store, items: list[TrackParams], env: str, *, auto_create: bool = False
+) -> None:
+    """Validate every item first, then apply each as the real async worker would.
+
+    A duplicate item key is skipped silently, and so is an item the worker would fail
+    (``reject`` without enough balance): the request has already been answered.
+    """
+    prepared = []
+    for item in items:
+        features = _track_features(store, item)
+        store.customer(item.customer_id, item.entity_id, auto_create=auto_create)
+        prepared.append((item, features))
+    for item, features in prepared:
+        try:
+            key = _claim(store, env, item)
+        except ApiError:
+            continue
+        try:
+            _apply_track(store, item, features)
+        except ApiError:
+            if key is not None:
+                store.idempotency.release(env, key)
