@@ -29,7 +29,7 @@ class CompatClientResponse(aiohttp.ClientResponse):
         super().__init__(method, url, **kwargs)
 
 
-class compat_aioresponses(aioresponses):  # noqa: N801 (mirrors the upstream name)
+class compat_aioresponses(aioresponses):
     """``aioresponses`` whose mocks default to :class:`CompatClientResponse`."""
 
     def add(self, *args: Any, **kwargs: Any) -> None:
