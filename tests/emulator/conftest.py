@@ -19,7 +19,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def emu(clock: FakeClock) -> AsyncIterator[Emulator]:
-    """A running emulator with features messages, api_calls, dashboard and customer c1 (seats 1, 2)."""
+    """A running emulator: features messages, api_calls, dashboard; customer c1 with two seats."""
     async with Emulator(secret_key=KEY, clock=clock) as emulator:
         await emulator.add_feature("messages", name="Messages", event_names=["ai_request"])
         await emulator.add_feature("api_calls", event_names=["ai_request"])
