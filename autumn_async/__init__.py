@@ -1,48 +1,116 @@
-"""Async-first SDK for Autumn's balances API."""
+"""Async-first SDK for Autumn's balances API: ``AsyncAutumn`` and everything it returns.
 
-from ._balances import AsyncBalances
-from ._client import AsyncAutumn
-from ._config import NOT_GIVEN, NotGiven, Timeout
-from ._errors import (
-    APIConnectionError,
-    APITimeoutError,
-    AuthenticationError,
-    AutumnDefaultError,
-    AutumnError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    NotFoundError,
-    OutcomeUnknownError,
-    PermissionDeniedError,
-    RateLimitError,
-    ResponseValidationError,
-    UsageError,
-)
-from ._http import MockTransport, Request, Response
-from ._retry import BackoffStrategy, RetryConfig
+Names are loaded on first use (PEP 562), so ``import autumn_async`` costs almost
+nothing and aiohttp is imported only when the first request is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from ._version import __version__
-from .models import (
-    Balance,
-    BalancesCheckResponse,
-    BalancesCreateInterval,
-    BalancesCreateReset,
-    BalancesCreateResponse,
-    BalancesTrackResponse,
-    BalancesUpdateInterval,
-    BalancesUpdateResponse,
-    Breakdown,
-    Deduction,
-    Feature,
-    Flag,
-    Interval,
-    Preview,
-    Price,
-    Product,
-    Reset,
-    Rollover,
-    Tier,
-)
+
+if TYPE_CHECKING:
+    from ._balances import AsyncBalances
+    from ._client import AsyncAutumn
+    from ._config import NOT_GIVEN, NotGiven, Timeout
+    from ._errors import (
+        APIConnectionError,
+        APITimeoutError,
+        AuthenticationError,
+        AutumnDefaultError,
+        AutumnError,
+        BadRequestError,
+        ConflictError,
+        InternalServerError,
+        NotFoundError,
+        OutcomeUnknownError,
+        PermissionDeniedError,
+        RateLimitError,
+        ResponseValidationError,
+        UsageError,
+    )
+    from ._http import MockTransport, Request, Response
+    from ._retry import BackoffStrategy, RetryConfig
+    from .models import (
+        Balance,
+        BalancesCheckResponse,
+        BalancesCreateInterval,
+        BalancesCreateReset,
+        BalancesCreateResponse,
+        BalancesTrackResponse,
+        BalancesUpdateInterval,
+        BalancesUpdateResponse,
+        Breakdown,
+        Deduction,
+        Feature,
+        Flag,
+        Interval,
+        Preview,
+        Price,
+        Product,
+        Reset,
+        Rollover,
+        Tier,
+    )
+
+#: Public name -> the private module that defines it.
+_SOURCES: dict[str, str] = {
+    "AsyncAutumn": "._client",
+    "AsyncBalances": "._balances",
+    "NOT_GIVEN": "._config",
+    "NotGiven": "._config",
+    "Timeout": "._config",
+    "MockTransport": "._http",
+    "Request": "._http",
+    "Response": "._http",
+    "BackoffStrategy": "._retry",
+    "RetryConfig": "._retry",
+    **dict.fromkeys(
+        [
+            "APIConnectionError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "AutumnDefaultError",
+            "AutumnError",
+            "BadRequestError",
+            "ConflictError",
+            "InternalServerError",
+            "NotFoundError",
+            "OutcomeUnknownError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "ResponseValidationError",
+            "UsageError",
+        ],
+        "._errors",
+    ),
+    **dict.fromkeys(
+        [
+            "Balance",
+            "BalancesCheckResponse",
+            "BalancesCreateInterval",
+            "BalancesCreateReset",
+            "BalancesCreateResponse",
+            "BalancesTrackResponse",
+            "BalancesUpdateInterval",
+            "BalancesUpdateResponse",
+            "Breakdown",
+            "Deduction",
+            "Feature",
+            "Flag",
+            "Interval",
+            "Preview",
+            "Price",
+            "Product",
+            "Reset",
+            "Rollover",
+            "Tier",
+        ],
+        ".models",
+    ),
+}
 
 __all__ = [
     "APIConnectionError",
@@ -67,8 +135,8 @@ __all__ = [
     "Deduction",
     "Feature",
     "Flag",
-    "Interval",
     "InternalServerError",
+    "Interval",
     "MockTransport",
     "NOT_GIVEN",
     "NotFoundError",
@@ -90,3 +158,16 @@ __all__ = [
     "UsageError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    source = _SOURCES.get(name)
+    if source is None:
+        raise AttributeError(f"module 'autumn_async' has no attribute {name!r}")
+    value = getattr(importlib.import_module(source, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
