@@ -1,0 +1,20 @@
+"""A shutdown callback that never finishes delays exit only by its bound."""
+
+from __future__ import annotations
+
+import asyncio
+
+from _sessions import open_session
+
+from autumn_sync import _portal
+
+_portal.SHUTDOWN_CALLBACK_TIMEOUT = 0.2
+
+
+async def hang() -> None:
+    await asyncio.Event().wait()
+
+
+open_session("main")
+_portal.register_shutdown(hang)
+print("main done", flush=True)
