@@ -6,7 +6,7 @@ import datetime as _dt
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -32,6 +32,7 @@ __all__ = ["AsyncBalances"]
 logger = logging.getLogger("autumn")
 
 Timestamp = float | _dt.datetime
+_SuccessT = TypeVar("_SuccessT", BalancesCreateResponse, BalancesUpdateResponse)
 
 
 class AsyncBalances:
@@ -41,6 +42,30 @@ class AsyncBalances:
 
     def __init__(self, client: AsyncAutumn) -> None:
         self._client = client
+
+    async def _mutate(
+        self,
+        name: str,
+        body: dict[str, Any],
+        cls: type[_SuccessT],
+        retries: RetryConfig | NotGiven | None,
+        timeout: float | Timeout | NotGiven,
+    ) -> _SuccessT:
+        """create / update: ``{"success": true}`` answers, an Idempotency-Key per call."""
+        client = self._client
+        try:
+            status, raw = await client._send(
+                f"balances.{name}",
+                f"/v1/balances.{name}",
+                body,
+                retries=retries,
+                timeout=timeout,
+                idempotency_header=True,
+                replay_safe=True,
+            )
+        except Replayed:
+            return cls(success=True, replayed=True)
+        return client._parse(cls, status, raw)
 
     async def create(
         self,
@@ -83,20 +108,7 @@ class AsyncBalances:
             rollover=rollover,
             next_reset_at=next_reset_at,
         )
-        client = self._client
-        try:
-            status, raw = await client._send(
-                "balances.create",
-                "/v1/balances.create",
-                body,
-                retries=retries,
-                timeout=timeout,
-                idempotency_header=True,
-                replay_safe=True,
-            )
-        except Replayed:
-            return BalancesCreateResponse(success=True, replayed=True)
-        return client._parse(BalancesCreateResponse, status, raw)
+        return await self._mutate("create", body, BalancesCreateResponse, retries, timeout)
 
     async def update(
         self,
@@ -142,20 +154,7 @@ class AsyncBalances:
             balance_id=balance_id,
             expires_at=expires_at,
         )
-        client = self._client
-        try:
-            status, raw = await client._send(
-                "balances.update",
-                "/v1/balances.update",
-                body,
-                retries=retries,
-                timeout=timeout,
-                idempotency_header=True,
-                replay_safe=True,
-            )
-        except Replayed:
-            return BalancesUpdateResponse(success=True, replayed=True)
-        return client._parse(BalancesUpdateResponse, status, raw)
+        return await self._mutate("update", body, BalancesUpdateResponse, retries, timeout)
 
     async def check(
         self,
