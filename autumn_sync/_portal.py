@@ -41,8 +41,10 @@ __all__ = [
 _T = TypeVar("_T")
 
 THREAD_NAME = "autumn-sync-loop"
-#: Set to ``1`` to use asyncio's loop even when uvloop (the ``speed`` extra) is installed.
-ENV_NO_UVLOOP = "AUTUMN_SYNC_NO_UVLOOP"
+#: Set to ``1`` to run the private loop on uvloop (the ``speed`` extra). Opt-in, because a
+#: forked child of a process whose uvloop used libuv's thread pool (any DNS lookup) crashes
+#: in libuv's exit clean-up when it exits normally: fatal for gunicorn --preload workers.
+ENV_UVLOOP = "AUTUMN_SYNC_UVLOOP"
 #: At exit: time for all shutdown callbacks together, and for any one of them (seconds).
 SHUTDOWN_TIMEOUT = 10.0
 SHUTDOWN_CALLBACK_TIMEOUT = 5.0
@@ -211,7 +213,7 @@ def abandon(obj: object) -> None:
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
-    if os.environ.get(ENV_NO_UVLOOP, "") not in ("", "0"):
+    if os.environ.get(ENV_UVLOOP, "") in ("", "0"):
         return asyncio.new_event_loop()
     try:
         import uvloop  # noqa: PLC0415 (optional extra, and imported only when first needed)

@@ -151,7 +151,7 @@ def loop_env(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "uvloop":
         pytest.importorskip("uvloop")
     env = dict(os.environ)
-    env[_portal.ENV_NO_UVLOOP] = "1" if request.param == "asyncio" else "0"
+    env[_portal.ENV_UVLOOP] = "1" if request.param == "uvloop" else "0"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -174,7 +174,7 @@ def test_fork_child_gets_a_fresh_loop_and_the_parent_keeps_working(
     proc = _run_script("fork_child.py", loop_env)
     assert (proc.returncode, proc.stderr) == (0, "")
     lines = [line.split(" pid=")[0] for line in proc.stdout.splitlines()]
-    expected_loop = "asyncio" if loop_env[_portal.ENV_NO_UVLOOP] == "1" else "uvloop"
+    expected_loop = "uvloop" if loop_env[_portal.ENV_UVLOOP] == "1" else "asyncio"
     # Each process closes its own session at exit, on its own loop, and only its own.
     assert lines == [
         f"loop={expected_loop}",
