@@ -140,6 +140,12 @@ def _v1_handler(op: _Op) -> Callable[[web.Request], Awaitable[web.StreamResponse
         route = request.path
         ctx.stats[route] += 1
         decision = ctx.faults.decide(route)
+        try:
+            # Read (and cache) the body first: latency models a slow server that has the
+            # request, so a client that gives up meanwhile may still see it applied.
+            await request.read()
+        except ConnectionError:
+            return web.Response(status=400)  # the client went away; no one to answer
         if decision.latency_ms:
             await asyncio.sleep(decision.latency_ms / 1000)
         fault = decision.action
