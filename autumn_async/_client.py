@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._balances import AsyncBalances
+    from ._batcher import AsyncUsageBatcher
     from ._http import AsyncTransport
 
 __all__ = ["AsyncAutumn"]
@@ -160,6 +161,17 @@ class AsyncAutumn:
 
             self._balances = AsyncBalances(self)
         return self._balances
+
+    def batcher(self, **options: Any) -> AsyncUsageBatcher:
+        """A usage batcher sending through this client (see :class:`AsyncUsageBatcher`).
+
+        Use it as ``async with autumn.batcher(...) as batcher:`` and close it before the
+        client: it registers nothing global, so what it holds is delivered only by
+        ``flush()`` or closing (or, with ``spool_path``, by the next run).
+        """
+        from ._batcher import AsyncUsageBatcher  # noqa: PLC0415 (only workers need it)
+
+        return AsyncUsageBatcher(self, **options)
 
     @property
     def closed(self) -> bool:
