@@ -93,7 +93,15 @@ class Lifecycle(Delivery):
                 self._queue.urgent = True
                 self._wake()
                 await future
-            if not (self._spool is not None and self._backlog and not self._closed):
+            spool = self._spool
+            if spool is None:
+                return
+            if not self._backlog or self._closed:
+                # Spool operations run in order: once this no-op is committed, so are the
+                # deletions of everything settled above.
+                barrier: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+                spool.submit(lambda _conn: None, barrier)
+                await barrier
                 return
             await self._claim()
 
