@@ -1,0 +1,54 @@
+"""Quickstart, blocking: grant a monthly allowance, check it, record usage.
+
+Against your Autumn sandbox::
+
+    AUTUMN_SECRET_KEY=am_sk_test_... python examples/quickstart.py
+
+``AUTUMN_SERVER_URL`` picks another server (``make demo`` points it at the local emulator).
+The customer ``AUTUMN_CUSTOMER_ID`` (default ``user_123``) and the metered feature
+``AUTUMN_FEATURE_ID`` (default ``messages``) must already exist; each run grants 100 more.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from autumn_sync import Autumn, AutumnError
+
+CUSTOMER_ID = os.environ.get("AUTUMN_CUSTOMER_ID", "user_123")
+FEATURE_ID = os.environ.get("AUTUMN_FEATURE_ID", "messages")
+
+
+def main(
+    server_url: str | None = None,
+    secret_key: str | None = None,
+    *,
+    customer_id: str = CUSTOMER_ID,
+    feature_id: str = FEATURE_ID,
+) -> None:
+    """Run the quickstart; the URL and key default to AUTUMN_SERVER_URL / AUTUMN_SECRET_KEY."""
+    with Autumn(server_url=server_url, secret_key=secret_key, x_api_version="2.1") as autumn:
+        autumn.balances.create(
+            customer_id=customer_id, feature_id=feature_id, included=100, reset="month"
+        )
+        print(f"granted 100 {feature_id} to {customer_id}, resetting every month")
+
+        check = autumn.balances.check(
+            customer_id=customer_id, feature_id=feature_id, required_balance=5
+        )
+        left = f"{check.balance.remaining:g}" if check.balance else "n/a"
+        print(f"may {customer_id} use 5 {feature_id}? {check.allowed} (remaining: {left})")
+
+        if check.allowed:
+            track = autumn.balances.track(customer_id=customer_id, feature_id=feature_id, value=5)
+            left = f"{track.balance.remaining:g}" if track.balance else "n/a"
+            print(f"tracked 5 {feature_id}; remaining: {left}")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AutumnError as exc:
+        print(f"quickstart failed: {exc!r}", file=sys.stderr)
+        sys.exit(1)
