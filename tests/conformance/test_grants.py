@@ -12,9 +12,10 @@ from autumn_async.emulator import Emulator
 from .conftest import DAY, HOUR, T0
 
 
-def utc_ms(*args: int) -> int:
+def utc_ms(year: int, month: int, day: int, hour: int, minute: int) -> int:
     """Unix milliseconds of a UTC date and time."""
-    return int(datetime.datetime(*args, tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    moment = datetime.datetime(year, month, day, hour, minute, tzinfo=datetime.timezone.utc)
+    return int(moment.timestamp() * 1000)
 
 
 async def test_included_reaches_the_server_as_granted_balance(

@@ -6,12 +6,15 @@ lands it passes, the strict xfail fails the run, and the marker must be removed.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from autumn_async import AsyncAutumn, UsageError
-from autumn_async.emulator import Emulator
+from autumn_async.emulator import Emulator, EmulatorThread
 
 
 @pytest.mark.xfail(
@@ -38,3 +41,46 @@ async def test_huge_integer_amounts_are_usage_errors(
     with pytest.raises(UsageError):
         await getattr(autumn.balances, operation)(customer_id="c1", **kwargs)
     assert emu.stats() == {}
+
+
+_FIRST_CALL_IMPORTS = r"""
+import asyncio, os, sys
+from autumn_async import AsyncAutumn
+
+async def main():
+    async with AsyncAutumn(server_url=os.environ["URL"], secret_key=os.environ["KEY"]) as autumn:
+        await autumn.warm_up()
+        before = set(sys.modules)
+        await autumn.balances.check(customer_id="c1", feature_id="messages")
+        print(sorted(m for m in set(sys.modules) - before if m.startswith(("autumn", "cattrs"))))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "AsyncAutumn.warm_up() imports only autumn_async._transport; the first call still "
+        "imports _balances, _requests, _serde, models and cattrs on the event loop (~70 ms, "
+        "vs 2 ms for the second call), which README says warm_up avoids"
+    ),
+)
+def test_warm_up_leaves_nothing_to_import_on_the_first_call(
+    autumn_emulator_thread: EmulatorThread,
+) -> None:
+    """After warm_up() the first request imports no module on the event loop."""
+    emu = autumn_emulator_thread
+    emu.add_feature("messages")
+    emu.add_customer("c1")
+    env = {**os.environ, "URL": emu.url, "KEY": emu.secret_key}
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_CALL_IMPORTS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=env,
+    )
+    assert done.stdout.strip() == "[]"
