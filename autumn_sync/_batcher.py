@@ -39,6 +39,8 @@ class UsageBatcher:
 
     def __init__(self, client: AsyncAutumn, **options: Any) -> None:
         self._batcher = batcher = AsyncUsageBatcher(client, **options)
+        # Imports the HTTP stack off the loop: done lazily on the loop, it stalls it.
+        _portal.run(client.warm_up())
         _portal.run(batcher.__aenter__())
         _portal.register_shutdown(self._at_exit)
 
