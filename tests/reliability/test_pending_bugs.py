@@ -6,12 +6,14 @@ failure, and the marker comes off: the test then guards the fix like any other.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
 import pytest
 
 from autumn_async import (
+    APIConnectionError,
     AsyncAutumn,
     BackoffStrategy,
     BalancesCreateReset,
@@ -23,6 +25,8 @@ from autumn_async import (
     UsageError,
 )
 from autumn_async.emulator import Emulator
+
+from ._servers import RawRequest, RawServer
 
 HUGE = 10**400  # a Python int beyond float range: math.isfinite() raises OverflowError on it
 
@@ -126,3 +130,33 @@ async def test_unbounded_timeout_is_refused_up_front(timeout: Any) -> None:
                 secret_key=emu.secret_key, server_url=emu.url, retry_config=None
             ) as autumn:
                 await autumn.balances.check(customer_id="c", feature_id="f", timeout=timeout)
+
+
+async def _bad_status_line(_: RawRequest, writer: asyncio.StreamWriter, _i: int) -> None:
+    writer.write(b"HTTP/1.1 200 OK\r\nthis header line has no colon\r\n\r\n")
+    await writer.drain()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_transport.translate_exception raises APIConnectionError 'from exc': for a "
+    "malformed HTTP answer exc is aiohttp.ClientResponseError, whose request_info holds "
+    "the request headers, so repr(err.__cause__) and err.__cause__.request_info.headers "
+    "show 'Authorization: Bearer <key>'. Chain a sanitised cause or use 'from None'.",
+)
+async def test_cause_of_a_malformed_answer_does_not_hold_the_key() -> None:
+    """The exception chain of a malformed HTTP answer does not carry the secret key."""
+    key = "am_sk_test_LEAKCHECK0123456789"
+    async with (
+        RawServer(_bad_status_line) as server,
+        AsyncAutumn(secret_key=key, server_url=server.url, retry_config=None) as a,
+    ):
+        with pytest.raises(APIConnectionError) as info:
+            await a.balances.check(customer_id="c", feature_id="f")
+    chain = []
+    cause: BaseException | None = info.value
+    while cause is not None:
+        chain += [repr(cause), repr(vars(cause)) if hasattr(cause, "__dict__") else ""]
+        chain += [repr(getattr(cause, "request_info", None))]
+        cause = cause.__cause__ or cause.__context__
+    assert not any("LEAKCHECK" in text for text in chain)
