@@ -179,12 +179,12 @@ class AsyncAutumn:
         return self._closed
 
     async def warm_up(self) -> None:
-        """Import the HTTP stack off the event loop and open this loop's connection pool.
+        """Do the first call's one-off work off the event loop, and open this loop's pool.
 
-        Optional: without it the first request imports aiohttp on the loop, which stalls
-        it for about 0.1 s once per process.
+        Optional: without it the first request imports aiohttp and builds the response
+        readers on the loop, which stalls it for about 0.1 s once per process.
         """
-        await asyncio.to_thread(_import_transport)
+        await asyncio.to_thread(_prepare_first_call)
         transport = self._get_transport()
         session_for_loop = getattr(transport, "_session", None)
         if session_for_loop is not None:
@@ -355,6 +355,20 @@ def _log_attempt(
             type(error).__name__,
             elapsed_ms,
         )
+
+
+def _prepare_first_call() -> None:
+    _import_transport()
+    from . import _balances, _requests  # noqa: F401, PLC0415
+    from . import models as m  # noqa: PLC0415
+    from ._serde import prepare  # noqa: PLC0415
+
+    prepare(
+        m.BalancesCheckResponse,
+        m.BalancesTrackResponse,
+        m.BalancesCreateResponse,
+        m.BalancesUpdateResponse,
+    )
 
 
 def _import_transport() -> Any:

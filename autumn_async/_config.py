@@ -10,6 +10,7 @@ from typing import Final, Literal
 
 import attrs
 
+from ._checks import finite_number
 from ._errors import UsageError
 
 DEFAULT_SERVER_URL: Final = "https://api.useautumn.com"
@@ -70,10 +71,10 @@ class Timeout:
 
     def __attrs_post_init__(self) -> None:
         for name in ("total", "connect"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            # Never unlimited: an infinite timeout would hang a request thread for good.
+            if finite_number(getattr(self, name), f"timeout.{name}") <= 0:
                 raise UsageError(
-                    f"timeout.{name} must be a positive number of seconds, got {value!r}",
+                    f"timeout.{name} must be a positive number of seconds",
                     field=f"timeout.{name}",
                 )
 
@@ -82,9 +83,11 @@ def coerce_timeout(value: float | Timeout, *, field: str = "timeout") -> Timeout
     """Turn a number of seconds or a :class:`Timeout` into a :class:`Timeout`."""
     if isinstance(value, Timeout):
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UsageError(
             f"{field} must be a positive number of seconds or a Timeout, got {value!r}",
             field=field,
         )
+    if finite_number(value, field) <= 0:
+        raise UsageError(f"{field} must be a positive number of seconds", field=field)
     return Timeout(total=float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))

@@ -216,7 +216,7 @@ def error_from_response(
     message = ""
     try:
         parsed = json.loads(text) if text else None
-    except ValueError:
+    except (ValueError, RecursionError):  # junk, or nesting deep enough to be hostile
         parsed = None
     if isinstance(parsed, dict):
         raw_message = parsed.get("message")

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ._checks import finite_number
 from ._errors import UsageError
 
 __all__ = [
@@ -37,12 +38,7 @@ def _opt_id(body: dict[str, Any], field: str, value: object) -> None:
         body[field] = check_id(value, field)
 
 
-def _number(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{field} must be a number, got {type(value).__name__}", field=field)
-    if not math.isfinite(value):
-        raise UsageError(f"{field} must be a finite number, got {value!r}", field=field)
-    return value
+_number = finite_number
 
 
 def _opt_number(body: dict[str, Any], field: str, value: object) -> None:

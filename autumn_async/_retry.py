@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 import backoff
 
+from ._checks import finite_number
 from ._config import (
     DEFAULT_EXPONENT,
     DEFAULT_INITIAL_INTERVAL_MS,
@@ -38,9 +39,7 @@ _RETRYABLE_5XX = frozenset({500, 502, 503, 504})
 
 def _non_negative(name: str) -> Callable[[Any, Any, Any], None]:
     def check(_instance: Any, _attribute: Any, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UsageError(f"{name} must be a number, got {value!r}", field=name)
-        if not math.isfinite(value) or value < 0:
+        if finite_number(value, name) < 0:
             raise UsageError(f"{name} must be a finite number >= 0, got {value!r}", field=name)
 
     return check

@@ -187,7 +187,11 @@ class AiohttpTransport:
                 body = await self._read(resp)
                 return Response(status=resp.status, headers=resp.headers, body=body)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
-            raise translate_exception(exc) from exc
+            error = translate_exception(exc)
+        # Raised outside the handler, with no cause or context: aiohttp's exceptions carry
+        # request_info, whose headers hold the Authorization key. The message keeps the
+        # foreign exception's type and text, which is what a reader needs.
+        raise error
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         length = resp.content_length

@@ -15,12 +15,12 @@ converter never reads them from JSON.
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
+from ._checks import finite_number
 from ._errors import UsageError
 
 __all__ = [
@@ -455,9 +455,7 @@ def coerce_interval(value: Interval | str, field: str) -> str:
 def _check_interval_count(value: object, field: str) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise UsageError(f"{field} must be a number, got {type(value).__name__}", field=field)
-    if not math.isfinite(value) or value <= 0:
+    if finite_number(value, field) <= 0:
         raise UsageError(f"{field} must be a finite positive number, got {value!r}", field=field)
 
 

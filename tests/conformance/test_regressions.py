@@ -1,17 +1,10 @@
-"""SDK bugs found by the conformance suite, pinned until the SDK's owner fixes them.
-
-Each test states the intended behaviour and is ``xfail(strict=True)``: when the fix
-lands it passes, the strict xfail fails the run, and the marker must be removed.
-(Huge integer amounts raising OverflowError are pinned in tests/reliability/test_pending_bugs.py.)
-"""
+"""Bugs the conformance suite found, each kept as a test of its fix."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
-
-import pytest
 
 from autumn_async.emulator import EmulatorThread
 
@@ -30,15 +23,6 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "AsyncAutumn.warm_up() imports only autumn_async._transport; the first call still "
-        "imports _balances, _requests, _serde, models and cattrs on the event loop (~70 ms, "
-        "vs 2 ms for the second call), which README says warm_up avoids"
-    ),
-)
 def test_warm_up_leaves_nothing_to_import_on_the_first_call(
     autumn_emulator_thread: EmulatorThread,
 ) -> None:
