@@ -37,6 +37,8 @@ if TYPE_CHECKING:
         Interval,
     )
 
+    from ._batcher import UsageBatcher
+
 __all__ = ["Autumn", "Balances"]
 
 
@@ -186,6 +188,13 @@ class Autumn:
     def async_client(self) -> AsyncAutumn:
         """The ``AsyncAutumn`` this client drives (for code that mixes both styles)."""
         return self._async
+
+    def batcher(self, **options: Any) -> UsageBatcher:
+        from ._batcher import UsageBatcher  # noqa: PLC0415 (only workers need it)
+
+        return UsageBatcher(self._async, **options)
+
+    batcher.__doc__ = AsyncAutumn.batcher.__doc__
 
     @property
     def closed(self) -> bool:
