@@ -4,7 +4,7 @@
 The expected wire body is computed here from the documented rules (DESIGN.md §3 and the
 operations' docstrings), independently of ``_requests.py``: documented names map to the
 wire names every server reads, conflicting pairs are refused, ``track`` always carries an
-idempotency key. Known input bugs are excluded here and pinned in ``test_pending_bugs``.
+idempotency key.
 """
 
 from __future__ import annotations
@@ -103,9 +103,13 @@ good_numbers = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from([0, -0.0, 1, 5, 5.0, 1e308, -1e308, 2**53 + 1, Color.RED]),
+    # Beyond 64 bits: JSON can hold them, orjson cannot (so either outcome is right).
+    st.sampled_from([2**64, -(2**63) - 1, 10**30]),
 )
+#: Ints beyond float range (math.isfinite raises OverflowError on them).
+HUGE = [10**400, -(10**400)]
 bad_numbers = st.sampled_from(
-    [math.nan, math.inf, -math.inf, True, False, "1", "", b"1", decimal.Decimal("1.5")]
+    [math.nan, math.inf, -math.inf, True, False, "1", "", b"1", decimal.Decimal("1.5"), *HUGE]
 )
 aware = st.datetimes(
     min_value=dt.datetime(1970, 1, 2),
@@ -143,6 +147,7 @@ json_leaves = st.one_of(
 )
 bad_leaves = st.one_of(
     st.sampled_from([math.nan, math.inf, b"bytes", {1, 2}, object(), decimal.Decimal("2")]),
+    st.sampled_from([2**64, *HUGE]),
     st.just(dt.datetime(2030, 1, 1)),
 )
 good_json = st.dictionaries(st.text(max_size=6), _json(json_leaves), max_size=4)
@@ -197,7 +202,7 @@ RESET = Param(
 )
 TIMEOUT = Param(
     st.one_of(st.just(NOT_GIVEN), positive, st.just(Timeout(total=1.0, connect=0.5))),
-    st.sampled_from([0, -1, -0.5, math.nan, True, False, "5", None]),
+    st.sampled_from([0, -1, -0.5, math.nan, math.inf, *HUGE, True, False, "5", None]),
 )
 RETRIES = Param(
     st.sampled_from([NOT_GIVEN, None, RetryConfig("none"), RetryConfig()]),
@@ -292,17 +297,16 @@ class Invalid(Exception):
     """The arguments break a documented rule: the call must raise ``UsageError``."""
 
 
-class Either(Exception):
-    """The outcome legitimately depends on the JSON encoder in use."""
-
-
-def _has_surrogate(value: object) -> bool:
+def _encoder_dependent(value: object) -> bool:
+    """A lone surrogate or an int beyond 64 bits: orjson refuses them, json writes them."""
     if isinstance(value, str):
         return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not -(2**63) <= value < 2**64
     if isinstance(value, Mapping):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+        return any(_encoder_dependent(k) or _encoder_dependent(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
-        return any(_has_surrogate(item) for item in value)
+        return any(_encoder_dependent(item) for item in value)
     return False
 
 
@@ -315,7 +319,11 @@ def want_id(value: object) -> str:
 def want_number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise Invalid
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond float range
+        raise Invalid from None
+    if not finite:
         raise Invalid
     return value
 
@@ -405,10 +413,10 @@ def put(body: dict[str, Any], name: str, value: object, check: Any) -> None:
 
 
 def want_options(timeout: object, retries_: object) -> None:
-    if not (timeout is NOT_GIVEN or isinstance(timeout, Timeout)):
-        want_number(timeout)
-        if not timeout > 0:  # type: ignore[operator]
-            raise Invalid
+    # A timeout is a positive finite number: never unlimited.
+    is_default = timeout is NOT_GIVEN or isinstance(timeout, Timeout)
+    if not is_default and want_number(timeout) <= 0:
+        raise Invalid
     if not (retries_ is NOT_GIVEN or retries_ is None or isinstance(retries_, RetryConfig)):
         raise Invalid
 
@@ -507,7 +515,7 @@ def run_property(op: str, args: dict[str, Any], expect: Any) -> None:
     try:
         want_options(options["timeout"], options["retries"])
         wanted: Any = expect(dict(args))
-        if _has_surrogate(args):
+        if _encoder_dependent(args):
             wanted = EITHER
     except Invalid:
         wanted = INVALID

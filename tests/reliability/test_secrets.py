@@ -65,6 +65,12 @@ async def _truncated(_: RawRequest, writer: Any, _i: int) -> None:
     await respond(writer, 200, b'{"allowed": tr', content_length=500)
 
 
+async def _malformed_http(_: RawRequest, writer: Any, _i: int) -> None:
+    # aiohttp raises ClientResponseError here, whose request_info holds our headers.
+    writer.write(b"HTTP/1.1 200 OK\r\nthis header line has no colon\r\n\r\n")
+    await writer.drain()
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -137,7 +143,8 @@ async def test_every_error_path_hides_the_key(debug_log: pytest.LogCaptureFixtur
                     await call(autumn)
                 except AutumnError as exc:
                     errors[name] = exc
-    for name, script in (("wrong_types", _wrong_types), ("truncated", _truncated)):
+    raw = {"wrong_types": _wrong_types, "truncated": _truncated, "malformed_http": _malformed_http}
+    for name, script in raw.items():
         async with (
             RawServer(script) as server,
             AsyncAutumn(secret_key=KEY, server_url=server.url, retry_config=None) as a,
@@ -164,8 +171,7 @@ async def test_every_error_path_hides_the_key(debug_log: pytest.LogCaptureFixtur
 
     expected = {
         *EMULATOR_PATHS,
-        "wrong_types",
-        "truncated",
+        *raw,
         "connection_refused",
         "usage_error",
         "closed_client",
