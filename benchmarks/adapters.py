@@ -49,6 +49,27 @@ def track_body() -> bytes:
     return json.dumps(body).encode()
 
 
+def canned_transport(op: str) -> Any:
+    """A transport for ``AsyncAutumn(transport=...)`` answering every call with the
+    server's 200 body for ``op``, with no I/O: what is left is the SDK's own work."""
+    from pathlib import Path
+
+    from autumn_async import Response
+
+    path = Path(__file__).resolve().parent / "bodies" / f"{op}.json"
+    body = json.dumps(json.loads(path.read_text()), separators=(",", ":")).encode()
+    answer = Response(status=200, headers={"Content-Type": "application/json"}, body=body)
+
+    class CannedTransport:
+        async def send(self, request: Any, base_headers: Any) -> Any:
+            return answer
+
+        async def aclose(self) -> None:
+            """Nothing to release."""
+
+    return CannedTransport()
+
+
 # --- async clients --------------------------------------------------------------------
 
 
@@ -87,14 +108,17 @@ class OursAsync:
     modules = ("autumn_async",)
     package = "autumn-balances"
 
-    def create(self, base: str) -> Any:
+    def create(self, base: str, **options: Any) -> Any:
         from autumn_async import AsyncAutumn
 
-        return AsyncAutumn(secret_key=SECRET_KEY, server_url=base)
+        return AsyncAutumn(secret_key=SECRET_KEY, server_url=base, **options)
 
     async def open(self, base: str) -> None:
-        self.client = self.create(base)
-        self.balances = self.client.balances
+        self.bind(self.create(base))
+
+    def bind(self, client: Any) -> None:
+        self.client = client
+        self.balances = client.balances
 
     async def check(self) -> Any:
         return await self.balances.check(customer_id=CUSTOMER_ID, feature_id=FEATURE_ID)
@@ -224,10 +248,10 @@ class OursSync:
     modules = ("autumn_sync",)
     package = "autumn-balances"
 
-    def create(self, base: str) -> Any:
+    def create(self, base: str, **options: Any) -> Any:
         from autumn_sync import Autumn
 
-        return Autumn(secret_key=SECRET_KEY, server_url=base)
+        return Autumn(secret_key=SECRET_KEY, server_url=base, **options)
 
     def open(self, base: str) -> None:
         self.bind(self.create(base))

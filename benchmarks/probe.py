@@ -10,7 +10,8 @@ Async clients run on asyncio's default loop, or on uvloop with ``--loop uvloop``
 Modes: ``seq`` (one call at a time), ``conc`` (``--inflight`` async calls in flight),
 ``threads`` (``--threads`` blocking callers sharing one client), ``startup`` (time and
 RSS after ``import module``, after ``from module import entry``, after creating a client
-and after its first call; the async client makes no call there).
+and after its first call; the async client makes no call there), ``noio`` (our clients
+with an in-memory transport that answers at once: the SDK's own work per call).
 
 Only ``sys``, ``os`` and ``time`` are imported before ``startup`` measures the import,
 so the modules the measured import needs are not already loaded. ``--block a,b`` makes
@@ -18,9 +19,11 @@ those top-level modules unimportable (how the "without extras" variant hides orj
 uvloop from the SDK without a second installation).
 """
 
+import math
 import os
 import sys
 import time
+from typing import Any
 
 
 def rss_mib() -> float:
@@ -224,6 +227,43 @@ def _startup(opts: dict[str, str]) -> dict[str, float]:
     }
 
 
+def _noio(opts: dict[str, str]) -> dict[str, float]:
+    """Best-of-batches µs per call of our clients with a canned in-memory transport."""
+    import asyncio
+
+    from adapters import ADAPTERS, canned_transport
+
+    batch, batches = int(opts.get("batch", "3000")), int(opts.get("batches", "7"))
+    result: dict[str, float] = {}
+    for op in ("check", "track"):
+        adapter = ADAPTERS[opts["client"]]()
+        adapter.bind(adapter.create("http://127.0.0.1:9", transport=canned_transport(op)))
+        call = getattr(adapter, op)
+        best = math.inf
+        if adapter.kind == "async":
+
+            async def run(call: Any = call) -> float:
+                fastest = math.inf
+                for _ in range(batches + 1):  # the first batch warms up
+                    t0 = time.perf_counter()
+                    for _ in range(batch):
+                        await call()
+                    fastest = min(fastest, time.perf_counter() - t0)
+                return fastest
+
+            best = asyncio.run(run())
+            asyncio.run(adapter.close())
+        else:
+            for _ in range(batches + 1):
+                t0 = time.perf_counter()
+                for _ in range(batch):
+                    call()
+                best = min(best, time.perf_counter() - t0)
+            adapter.close()
+        result[f"{op}_us"] = best / batch * 1e6
+    return result
+
+
 def main() -> None:
     opts = _parse(sys.argv[1:])
     if "cpu" in opts and hasattr(os, "sched_setaffinity"):
@@ -232,6 +272,8 @@ def main() -> None:
         sys.meta_path.insert(0, _Blocker(set(opts["block"].split(","))))
     if opts["mode"] == "startup":
         result = _startup(opts)
+    elif opts["mode"] == "noio":
+        result = _noio(opts)
     else:
         from adapters import ADAPTERS
 

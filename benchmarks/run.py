@@ -9,10 +9,10 @@ fresh ``probe.py`` process pinned to the other core, interleaved client by clien
     .venv/bin/python benchmarks/run.py --quick    # one short round, to try things out
     .venv/bin/python benchmarks/run.py --only ours-async,aiohttp --no-peers
 
-Our clients run with the extras (orjson, and uvloop for the sync shim's loop) and
-without them, hidden from the probe process by an import blocker plus
-``AUTUMN_SYNC_NO_UVLOOP=1``, so one installation serves both variants. Async clients
-run on asyncio's default loop; raw aiohttp and ``AsyncAutumn`` also run on uvloop.
+Our clients run as installed (orjson found), with uvloop (``AUTUMN_SYNC_UVLOOP=1`` for
+the sync shim's private loop, a uvloop loop for ``AsyncAutumn``) and without the extras
+(orjson and uvloop hidden from the probe process by an import blocker), so one
+installation serves every variant. Raw aiohttp runs on both loops too.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ HERE = Path(__file__).resolve().parent
 PROBE = HERE / "probe.py"
 SERVER = HERE / "server.py"
 NO_EXTRAS_BLOCK = "orjson,uvloop"
-NO_EXTRAS_ENV = {"AUTUMN_SYNC_NO_UVLOOP": "1"}
+#: The sync shim's private loop is asyncio's unless AUTUMN_SYNC_UVLOOP=1 (autumn_sync/_portal.py).
+UVLOOP_ENV = {"AUTUMN_SYNC_UVLOOP": "1"}
+#: Cleared in every probe's environment unless the variant sets them.
+SDK_ENV = ("AUTUMN_SYNC_UVLOOP", "AUTUMN_SYNC_NO_UVLOOP", "AUTUMN_SECRET_KEY", "AUTUMN_SERVER_URL")
 OPS = ("check", "track")
 PROBE_TIMEOUT = 180
 
@@ -92,7 +95,11 @@ class Probe:
             cmd += ["--cpu", str(self.cpu)]
         if block:
             cmd += ["--block", block]
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONASYNCIO")}
+        child_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("PYTHONASYNCIO") and k not in SDK_ENV
+        }
         child_env.update(env)
         done = subprocess.run(
             cmd,
@@ -153,9 +160,10 @@ def build_variants(installed: list[peers.Installed]) -> tuple[list[Variant], lis
         Variant("http.client", "http.client", me, "floor"),
         Variant("ours-async", "ours-async", me, "ours"),
         Variant("ours-async (uvloop)", "ours-async", me, "ours", loop="uvloop"),
-        Variant("ours-async (no extras)", "ours-async", me, "ours", NO_EXTRAS_BLOCK, NO_EXTRAS_ENV),
+        Variant("ours-async (no extras)", "ours-async", me, "ours", NO_EXTRAS_BLOCK),
         Variant("ours-sync", "ours-sync", me, "ours"),
-        Variant("ours-sync (no extras)", "ours-sync", me, "ours", NO_EXTRAS_BLOCK, NO_EXTRAS_ENV),
+        Variant("ours-sync (uvloop)", "ours-sync", me, "ours", env=UVLOOP_ENV),
+        Variant("ours-sync (no extras)", "ours-sync", me, "ours", NO_EXTRAS_BLOCK),
     ]
     startups = [
         StartupVariant("autumn_sync", "ours-sync", me, "autumn_sync", "Autumn", "ours"),
@@ -167,7 +175,6 @@ def build_variants(installed: list[peers.Installed]) -> tuple[list[Variant], lis
             "Autumn",
             "ours",
             NO_EXTRAS_BLOCK,
-            NO_EXTRAS_ENV,
         ),
         StartupVariant("autumn_async", "ours-async", me, "autumn_async", "AsyncAutumn", "ours"),
     ]
@@ -244,21 +251,42 @@ def startup_rounds(
     return samples
 
 
+def noio_rounds(
+    probe: Probe, variants: list[Variant], rounds: int, notes: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Our clients with an in-memory transport: the SDK's own µs per call, no I/O."""
+    samples: dict[str, list[dict[str, Any]]] = {}
+    ours = [v for v in variants if v.role == "ours" and not v.loop]
+    for _ in range(rounds):
+        for v in ours:
+            try:
+                result = probe.run(
+                    v.python, ["--client", v.adapter, "--mode", "noio"], v.block, v.env
+                )
+            except (RuntimeError, subprocess.SubprocessError, ValueError) as exc:
+                notes.append(f"no-I/O probe of {v.key} failed: {exc}")
+                continue
+            samples.setdefault(v.key, []).append(result)
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=0.8, help="measured time per run")
-    parser.add_argument("--warmup", type=float, default=0.25, help="unmeasured time per run")
+    parser.add_argument("--seconds", type=float, default=0.7, help="measured time per run")
+    parser.add_argument("--warmup", type=float, default=0.2, help="unmeasured time per run")
     parser.add_argument("--inflight", type=int, default=64)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--startup-rounds", type=int, default=7)
+    parser.add_argument("--noio-rounds", type=int, default=3)
     parser.add_argument("--no-peers", action="store_true", help="skip the peer SDKs")
     parser.add_argument("--only", default="", help="comma-separated client keys to run")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     opts = parser.parse_args()
     if opts.quick:
-        opts.rounds, opts.seconds, opts.warmup, opts.startup_rounds = 1, 0.3, 0.1, 2
+        opts.rounds, opts.seconds, opts.warmup = 1, 0.3, 0.1
+        opts.startup_rounds, opts.noio_rounds = 2, 1
     started = time.perf_counter()
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     notes: list[str] = []
@@ -284,6 +312,7 @@ def main() -> None:
         variants = preflight(probe, variants, notes)
         results = interleaved(probe, variants, opts, notes)
         startup = startup_rounds(probe, startups, opts.startup_rounds, notes)
+        noio = noio_rounds(probe, variants, opts.noio_rounds, notes)
         imports = importtime.breakdown(sys.executable, base, client_cpu)
     finally:
         assert server.stdin is not None
@@ -300,6 +329,7 @@ def main() -> None:
         "inflight": opts.inflight,
         "threads": opts.threads,
         "startup_rounds": opts.startup_rounds,
+        "noio_rounds": opts.noio_rounds,
     }
     raw = {
         "machine": info,
@@ -308,6 +338,7 @@ def main() -> None:
         ],
         "results": results,
         "startup": startup,
+        "noio": noio,
         "imports": imports,
         "notes": notes,
         "peer_notes": {item.peer.name: list(item.peer.notes) for item in installed},
