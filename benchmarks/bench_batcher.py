@@ -1,0 +1,119 @@
+"""Usage batcher throughput: events per second, client CPU per event, peak memory.
+
+Runs the emulator in its own process (so the client's CPU is measured alone), then one
+fresh process per mode that tracks ``--events`` events through an ``AsyncUsageBatcher``
+with a bounded queue and waits for every one to be delivered. Not a timed test: run it
+by hand, ``python benchmarks/bench_batcher.py [--events 100000] [--modes track batch_track]``.
+
+Peak memory is the process's maximum resident size minus what it was before the first
+event (``ru_maxrss``), so it shows what the bounded queue and the requests in flight
+cost, not the interpreter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+SEED = {"features": [{"id": "messages", "type": "metered"}], "customers": [{"id": "c1"}]}
+
+
+def _rss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+async def _run(url: str, mode: str, events: int, max_queue: int, coalesce: bool) -> dict[str, Any]:
+    from autumn_async import AsyncAutumn
+
+    async with AsyncAutumn(secret_key="am_sk_test", server_url=url) as autumn:
+        await autumn.warm_up()
+        batcher = autumn.batcher(
+            mode=mode,
+            max_queue=max_queue,
+            max_concurrency=32 if mode == "track" else 4,
+            flush_interval=0.05,
+            coalesce=coalesce,
+        )
+        base_rss = _rss_kib()
+        wall, cpu = time.perf_counter(), time.process_time()
+        async with batcher:
+            for _ in range(events):
+                await batcher.track(customer_id="c1", feature_id="messages")
+            await batcher.flush()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        stats = batcher.stats
+    assert stats.delivered == events, stats
+    return {
+        "mode": mode + (" +coalesce" if coalesce else ""),
+        "events": events,
+        "events_per_s": round(events / wall),
+        "client_cpu_us_per_event": round(cpu / events * 1e6, 1),
+        "peak_rss_growth_mib": round((_rss_kib() - base_rss) / 1024, 1),
+        "max_queue": max_queue,
+    }
+
+
+def _admin(url: str, path: str) -> Any:
+    with urllib.request.urlopen(url + path) as response:
+        return json.loads(response.read())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--max-queue", type=int, default=10_000)
+    parser.add_argument("--modes", nargs="+", default=["track", "batch_track"])
+    parser.add_argument("--coalesce", action="store_true", help="also run track with coalesce")
+    parser.add_argument("--child", nargs=2, metavar=("URL", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        url, mode = args.child
+        coalesce = mode.endswith("+coalesce")
+        mode = mode.removesuffix("+coalesce")
+        result = asyncio.run(_run(url, mode, args.events, args.max_queue, coalesce))
+        print(json.dumps(result))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        seed = Path(tmp) / "seed.json"
+        seed.write_text(json.dumps(SEED))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "autumn_async.emulator", "--port", "0", "--seed-file", seed],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().split()[-1]
+            modes = list(args.modes) + (["track+coalesce"] if args.coalesce else [])
+            for mode in modes:
+                before = len(_admin(url, "/_emulator/ledger")["events"])
+                out = subprocess.run(
+                    [sys.executable, __file__, "--events", str(args.events), "--max-queue",
+                     str(args.max_queue), "--child", url, mode],
+                    capture_output=True, text=True, env=env, check=True,
+                )  # fmt: skip
+                result = json.loads(out.stdout.splitlines()[-1])
+                ledger = _admin(url, "/_emulator/ledger")["events"][before:]
+                landed = sum(event["value"] for event in ledger)
+                result["ledger_total_ok"] = landed == args.events
+                print(json.dumps(result))
+        finally:
+            server.terminate()
+            server.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
