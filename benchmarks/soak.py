@@ -126,6 +126,7 @@ class Run:
     updates: Counted = field(default_factory=Counted)
     reads: Counted = field(default_factory=Counted)
     parts: list[str] = field(default_factory=list)
+    sync_batcher: list[dict[str, Any]] = field(default_factory=list)
 
     def ledger(self, prefix: str) -> Ledger:
         with self.lock:
@@ -263,6 +264,7 @@ def _sync_batcher(run: Run, autumn: Any) -> None:
                     idempotency_key=book.next_key(),
                 )
             time.sleep(run.interval)
+    run.sync_batcher.append({"mode": "sync track", "stats": repr(b.stats)})
 
 
 # --- resources and logs ---------------------------------------------------------------------
@@ -464,7 +466,7 @@ async def soak(args: argparse.Namespace, base: str) -> dict[str, Any]:
             logging.getLogger().removeHandler(handler)
             sdk_logger.removeHandler(attempts)
             sdk_logger.setLevel(logging.NOTSET)
-        samples.append((time.monotonic() - started, _fds(), _rss_mb()))
+        after_close = (_fds(), _rss_mb())
         elapsed = time.monotonic() - started
         events = (await _admin(session, f"{base}/_emulator/ledger", "GET"))["events"]
         stats = await _admin(session, f"{base}/_emulator/stats", "GET")
@@ -478,9 +480,10 @@ async def soak(args: argparse.Namespace, base: str) -> dict[str, Any]:
         stats=stats,
         samples=samples,
         records=handler.records,
+        after_close=after_close,
         attempts=attempts.outcomes,
         elapsed=elapsed,
-        batcher_reports=batcher_reports,
+        batcher_reports=[*batcher_reports, *run.sync_batcher],
         update_start=_remaining(start_balance),
         update_end=_remaining(end_balance),
     )
@@ -499,6 +502,7 @@ def _report(
     samples: list[tuple[float, int | None, float | None]],
     records: list[logging.LogRecord],
     attempts: collections.Counter[str],
+    after_close: tuple[int | None, float | None],
     elapsed: float,
     batcher_reports: list[dict[str, Any]],
     update_start: float,
@@ -582,11 +586,17 @@ def _report(
         },
         "errors_after_retries": dict(errors),
         "batchers": batcher_reports,
-        "fds": {"baseline": fds_base, "last": fds[-1] if fds else None, "max": max(fds or [0])},
+        "fds": {
+            "baseline": fds_base,
+            "last": fds[-1] if fds else None,
+            "max": max(fds or [0]),
+            "after_close": after_close[0],
+        },
         "rss_mb": {
             "baseline": round(rss_base, 1) if rss_base else None,
             "last": round(rss[-1], 1) if rss else None,
             "max": round(max(rss or [0]), 1),
+            "after_close": round(after_close[1], 1) if after_close[1] else None,
         },
         "error_logs": error_logs[:20],
         "warning_logs": dict(warnings.most_common(10)),
