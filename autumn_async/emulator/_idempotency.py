@@ -38,12 +38,17 @@ class IdempotencyStore:
     def claim(self, env: str, key: str) -> None:
         """Claim ``key`` or raise the 409 if it was claimed within the TTL."""
         now = self._clock()
-        expiry = self._expiry.get((env, key))
+        expiries = self._expiry
+        expiry = expiries.pop((env, key), None)
         if expiry is not None and now < expiry:
+            expiries[(env, key)] = expiry
             raise duplicate_key(key)
-        self._expiry[(env, key)] = now + self.ttl_ms
-        if len(self._expiry) > 10_000:
-            self._expiry = {k: v for k, v in self._expiry.items() if v > now}
+        # Re-inserted at the end: with one TTL and a clock that only moves forward, the
+        # dict stays ordered by expiry, so pruning pops from the front, O(1) amortised.
+        expiries[(env, key)] = now + self.ttl_ms
+        oldest = next(iter(expiries))
+        if expiries[oldest] <= now:
+            del expiries[oldest]  # one per claim: O(1), and the store cannot outgrow its TTL
 
     def release(self, env: str, key: str) -> None:
         """Forget ``key`` so a retry of a failed request can go through."""

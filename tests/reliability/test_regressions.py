@@ -25,6 +25,7 @@ from autumn_async import (
     UsageError,
 )
 from autumn_async.emulator import Emulator
+from autumn_async.emulator._idempotency import IdempotencyStore
 
 from ._servers import RawRequest, RawServer
 
@@ -131,3 +132,22 @@ async def test_cause_of_a_malformed_answer_does_not_hold_the_key() -> None:
         chain += [repr(getattr(cause, "request_info", None))]
         cause = cause.__cause__ or cause.__context__
     assert not any("LEAKCHECK" in text for text in chain)
+
+
+def test_claims_past_the_pruning_threshold_do_not_rebuild_the_store_each_time() -> None:
+    """Above 10,000 live keys, a claim costs O(1): the store is not rebuilt on every call."""
+    store = IdempotencyStore(lambda: 0)
+    for n in range(10_001):
+        store.claim("sandbox", f"k{n}")
+    scans = 0
+
+    class Spy(dict):  # type: ignore[type-arg]
+        def items(self) -> Any:
+            nonlocal scans
+            scans += 1
+            return super().items()
+
+    for n in range(50):
+        store._expiry = Spy(store._expiry)  # a rebuild would replace it with a plain dict
+        store.claim("sandbox", f"more{n}")
+    assert scans <= 1, f"the whole store was scanned on {scans} of 50 claims"
