@@ -13,7 +13,9 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._balances import AsyncBalances
+    from ._batcher import AsyncUsageBatcher
     from ._client import AsyncAutumn
+    from ._coalesce import BatcherStats, UsageEvent
     from ._config import NOT_GIVEN, NotGiven, Timeout
     from ._errors import (
         APIConnectionError,
@@ -59,6 +61,9 @@ if TYPE_CHECKING:
 _SOURCES: dict[str, str] = {
     "AsyncAutumn": "._client",
     "AsyncBalances": "._balances",
+    "AsyncUsageBatcher": "._batcher",
+    "BatcherStats": "._coalesce",
+    "UsageEvent": "._coalesce",
     "NOT_GIVEN": "._config",
     "NotGiven": "._config",
     "Timeout": "._config",
@@ -117,6 +122,7 @@ __all__ = [
     "APITimeoutError",
     "AsyncAutumn",
     "AsyncBalances",
+    "AsyncUsageBatcher",
     "AuthenticationError",
     "AutumnDefaultError",
     "AutumnError",
@@ -130,6 +136,7 @@ __all__ = [
     "BalancesTrackResponse",
     "BalancesUpdateInterval",
     "BalancesUpdateResponse",
+    "BatcherStats",
     "Breakdown",
     "ConflictError",
     "Deduction",
@@ -156,6 +163,7 @@ __all__ = [
     "Tier",
     "Timeout",
     "UsageError",
+    "UsageEvent",
     "__version__",
 ]
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         BalancesTrackResponse,
         BalancesUpdateInterval,
         BalancesUpdateResponse,
+        BatcherStats,
         Breakdown,
         ConflictError,
         Deduction,
@@ -55,12 +56,18 @@ if TYPE_CHECKING:
         Tier,
         Timeout,
         UsageError,
+        UsageEvent,
     )
 
+    from ._batcher import UsageBatcher
     from ._client import Autumn, Balances
 
 #: Names this package defines itself; every other public name is autumn_async's.
-_OWN: dict[str, str] = {"Autumn": "._client", "Balances": "._client"}
+_OWN: dict[str, str] = {
+    "Autumn": "._client",
+    "Balances": "._client",
+    "UsageBatcher": "._batcher",
+}
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
@@ -79,6 +86,7 @@ __all__ = [
     "BalancesTrackResponse",
     "BalancesUpdateInterval",
     "BalancesUpdateResponse",
+    "BatcherStats",
     "Breakdown",
     "ConflictError",
     "Deduction",
@@ -104,7 +112,9 @@ __all__ = [
     "Rollover",
     "Tier",
     "Timeout",
+    "UsageBatcher",
     "UsageError",
+    "UsageEvent",
     "__version__",
 ]
 
