@@ -112,6 +112,14 @@ class AsyncUsageBatcher(Lifecycle):
             raise UsageError("max_batch_size is at most 1000 in batch_track mode", field="mode")
         _positive(flush_interval, "flush_interval", integer=False)
         _positive(max_concurrency, "max_concurrency", integer=True)
+        if max_concurrency > client.max_connections:
+            # Requests past the pool size wait for a connection or open a new one each
+            # time (a TLS handshake against the real API): never what anyone wants.
+            raise UsageError(
+                f"max_concurrency={max_concurrency} exceeds the client's "
+                f"max_connections={client.max_connections}; raise max_connections",
+                field="max_concurrency",
+            )
         _positive(max_queue, "max_queue", integer=True)
         _positive(shutdown_timeout, "shutdown_timeout", integer=False)
         _positive(spool_lease, "spool_lease", integer=False)

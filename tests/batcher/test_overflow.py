@@ -146,6 +146,7 @@ async def test_bad_events_and_options_are_usage_errors(autumn: AsyncAutumn) -> N
         {"mode": "batch_track", "max_batch_size": 1001},
         {"flush_interval": -1},
         {"on_drop": 3},
+        {"max_concurrency": autumn.max_connections + 1},
     ):
         with pytest.raises(UsageError):
             autumn.batcher(**options)
