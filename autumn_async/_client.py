@@ -19,6 +19,7 @@ from ._config import (
     DEFAULT_SERVER_URL,
     ENV_SECRET_KEY,
     ENV_SERVER_URL,
+    NOT_GIVEN,
     NotGiven,
     Timeout,
     coerce_timeout,
@@ -224,8 +225,9 @@ class AsyncAutumn:
             module = _import_transport()
             transport = module.AiohttpTransport(
                 max_connections=self.max_connections,
-                max_connections_per_host=self.max_connections,
+                max_connections_per_host=0,  # one host: max_connections bounds it
                 keepalive_timeout=self.keepalive_timeout,
+                default_timeout=self.timeout,
                 ssl=self._ssl,
                 headers=self._headers,
                 session=self._session,
@@ -257,22 +259,22 @@ class AsyncAutumn:
         """
         if self._closed:
             raise UsageError("this client is closed; create a new one", field=None)
-        from ._serde import SerdeError, dumps  # noqa: PLC0415
-
+        serde = _serde or _load_serde()
         try:
-            payload = dumps(body)
-        except SerdeError as exc:
+            payload = serde.dumps(body)
+        except serde.SerdeError as exc:
             raise UsageError(f"the request body is not valid JSON: {exc}") from None
-        config = (
-            self.retry_config
-            if isinstance(retries, NotGiven)
-            else (retries if retries is not None else NO_RETRIES)
-        )
-        if not isinstance(config, RetryConfig):
+        if retries is NOT_GIVEN:
+            config = self.retry_config
+        elif retries is None:
+            config = NO_RETRIES
+        elif isinstance(retries, RetryConfig):
+            config = retries
+        else:
             raise UsageError("retries must be a RetryConfig or None", field="retries")
-        per_attempt = self.timeout if isinstance(timeout, NotGiven) else coerce_timeout(timeout)
-        extra = {"Idempotency-Key": str(uuid.uuid4())} if idempotency_header else {}
-        transport = self._get_transport()
+        per_attempt = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
+        extra = {"Idempotency-Key": str(uuid.uuid4())} if idempotency_header else _NO_HEADERS
+        transport = self._transport or self._get_transport()
         request = Request("POST", self._url(path), payload, extra, per_attempt)
         state: RetryState | None = None
         maybe_applied_before = False
@@ -319,11 +321,10 @@ class AsyncAutumn:
             await asyncio.sleep(wait)
 
     def _parse(self, cls: type[_T], status: int, body: bytes) -> _T:
-        from ._serde import SerdeError, loads, structure  # noqa: PLC0415
-
+        serde = _serde or _load_serde()
         try:
-            return structure(loads(body), cls)
-        except (SerdeError, RecursionError) as exc:
+            return serde.structure(serde.loads(body), cls)  # type: ignore[no-any-return]
+        except (serde.SerdeError, RecursionError) as exc:
             text = body[:10_000].decode("utf-8", errors="replace")
             reason = "is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
             raise ResponseValidationError(
@@ -331,6 +332,20 @@ class AsyncAutumn:
                 status_code=status,
                 body=text,
             ) from None
+
+
+#: Shared by every call without extra headers; never mutated.
+_NO_HEADERS: Mapping[str, str] = {}
+# cattrs is imported with the first request, not with the package.
+_serde: Any = None
+
+
+def _load_serde() -> Any:
+    global _serde  # noqa: PLW0603 (a lazily imported module, set once)
+    from . import _serde as module  # noqa: PLC0415
+
+    _serde = module
+    return module
 
 
 def _maybe_applied(error: AutumnError) -> bool:

@@ -20,7 +20,7 @@ ENV_SERVER_URL: Final = "AUTUMN_SERVER_URL"
 
 #: Total time one attempt may take (connect, send, wait, read), in seconds.
 DEFAULT_TIMEOUT: Final = 10.0
-#: Time allowed to get a connection from the pool and open it, in seconds.
+#: Time allowed to open a new connection (TCP and TLS), in seconds.
 DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 
 #: Connections kept per client. At least as many as calls allowed in flight, or most
@@ -61,9 +61,9 @@ NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 class Timeout:
     """Per-attempt time limits, in seconds.
 
-    ``total`` bounds one attempt from start to the last byte of the body; ``connect``
-    bounds getting a connection (pool wait plus TCP and TLS set-up). Neither is ever
-    unlimited by default.
+    ``total`` bounds one attempt, from waiting for a pooled connection to the last byte
+    of the body; ``connect`` bounds opening a new connection (TCP and TLS set-up), and
+    a request that times out there was never sent. Neither is ever unlimited.
     """
 
     total: float = DEFAULT_TIMEOUT

@@ -8,31 +8,70 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
-import attrs
-
 from ._config import Timeout
 
 __all__ = ["AsyncTransport", "MockTransport", "Request", "Response"]
 
 
-@attrs.frozen(slots=True)
 class Request:
-    """One HTTP attempt as the transport sees it. ``headers`` adds to the client's own."""
+    """One HTTP attempt as the transport sees it (read-only by convention).
 
-    method: str
-    url: str
-    body: bytes
-    headers: Mapping[str, str]
-    timeout: Timeout
+    ``headers`` adds to the client's own. A plain slotted class rather than an attrs one:
+    one is built per call, on the hot path.
+    """
+
+    __slots__ = ("body", "headers", "method", "timeout", "url")
+
+    def __init__(
+        self, method: str, url: str, body: bytes, headers: Mapping[str, str], timeout: Timeout
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.body = body
+        self.headers = headers
+        self.timeout = timeout
+
+    def replace(self, **changes: object) -> Request:
+        """A copy with some fields changed."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return Request(**fields)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        # Never the headers: the client's include Authorization.
+        return f"Request(method={self.method!r}, url={self.url!r}, body={self.body!r})"
 
 
-@attrs.frozen(slots=True)
 class Response:
-    """An HTTP answer, whatever its status."""
+    """An HTTP answer, whatever its status (read-only by convention)."""
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (self.status, dict(self.headers), self.body) == (
+            other.status,
+            dict(other.headers),
+            other.body,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status!r}, body={self.body[:200]!r})"
 
 
 class AsyncTransport(Protocol):
@@ -65,7 +104,7 @@ class MockTransport:
 
     async def send(self, request: Request, base_headers: Mapping[str, str]) -> Response:
         """Record the attempt and answer it from the handler."""
-        merged = attrs.evolve(request, headers={**base_headers, **request.headers})
+        merged = request.replace(headers={**base_headers, **request.headers})
         self.requests.append(merged)
         result = self._handler(merged)
         if isinstance(result, Response):

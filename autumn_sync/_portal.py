@@ -75,47 +75,52 @@ class _Call:
     this keeps the task at hand and costs fewer objects per call.
     """
 
-    __slots__ = ("coro", "done", "exc", "result", "task")
+    __slots__ = ("coro", "done", "exc", "result", "running", "task")
 
     def __init__(self, coro: Coroutine[Any, Any, Any]) -> None:
         self.coro: Coroutine[Any, Any, Any] | None = coro
         self.task: asyncio.Task[Any] | None = None
         self.result: Any = None
         self.exc: BaseException | None = None
+        self.running = False
         # A plain lock rather than an Event or a Future: cheapest to wait on, and on
         # POSIX an untimed acquire() in the main thread is interrupted by Ctrl-C.
         self.done = threading.Lock()
         self.done.acquire()
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        assert self.coro is not None
-        self.task = loop.create_task(self.coro)
-        self.coro = None
-        self.task.add_done_callback(self.finish)
+        self.task = loop.create_task(self.drive())
 
-    def finish(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
+    async def drive(self) -> None:
+        # The caller is woken from inside the task, as its last step: a done-callback
+        # would cost one more turn of the loop on every call (measured: ~8 % per call).
+        self.running = True
+        coro, self.coro = self.coro, None
+        assert coro is not None
+        try:
+            self.result = await coro
+        except asyncio.CancelledError as exc:
             if _exited:
                 # Cancelled by the shutdown at exit; the caller can only be a daemon
                 # thread, about to be frozen. Waking it would just print its traceback.
-                return
-            try:
-                task.result()
-            except asyncio.CancelledError as exc:
-                self.exc = exc
-        else:
-            # exception() rather than result(): re-raising here would splice this
-            # frame into the traceback the caller sees.
-            self.exc = task.exception()
-            if self.exc is None:
-                self.result = task.result()
+                raise
+            self.exc = exc
+        except GeneratorExit:
+            raise
+        except BaseException as exc:  # noqa: BLE001 (handed to the caller, who re-raises it)
+            self.exc = exc
         self.task = None
         self.done.release()
 
     def cancel(self) -> None:
-        if self.task is not None:
+        if self.task is not None and self.running:
             self.task.cancel()
-        elif self.coro is not None:
+            return
+        if self.task is not None:
+            # Cancelled before drive() ran: the task dies before its body starts.
+            self.task.cancel()
+            self.task = None
+        if self.coro is not None:
             # Ctrl-C landed before start() was queued (callbacks run in FIFO order, so
             # a queued start() would have run first): it never will be.
             self.coro.close()
