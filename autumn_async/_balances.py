@@ -4,35 +4,50 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ._checks import new_key
 from ._client import Replayed
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError
 from ._requests import build_check, build_create, build_track, build_update
 from ._retry import RetryConfig
-from .models import (
-    BalancesCheckResponse,
-    BalancesCreateReset,
-    BalancesCreateResponse,
-    BalancesTrackResponse,
-    BalancesUpdateResponse,
-    Interval,
-)
 
 if TYPE_CHECKING:
+    from . import models
     from ._client import AsyncAutumn
+    from .models import (
+        BalancesCheckResponse,
+        BalancesCreateReset,
+        BalancesCreateResponse,
+        BalancesTrackResponse,
+        BalancesUpdateResponse,
+        Interval,
+    )
+else:
+
+    class _LazyModels:
+        """The models module, imported on first use: its classes cost ~20 ms to build,
+        which ``from autumn_sync import Autumn`` should not pay."""
+
+        def __getattr__(self, name: str) -> Any:
+            from . import models as module  # noqa: PLC0415 (the point: import late)
+
+            value = getattr(module, name)
+            setattr(self, name, value)
+            return value
+
+    models = _LazyModels()
 
 __all__ = ["AsyncBalances"]
 
 logger = logging.getLogger("autumn")
 
 Timestamp = float | _dt.datetime
-_SuccessT = TypeVar("_SuccessT", BalancesCreateResponse, BalancesUpdateResponse)
+_SuccessT = TypeVar("_SuccessT", "BalancesCreateResponse", "BalancesUpdateResponse")
 
 
 class AsyncBalances:
@@ -108,7 +123,7 @@ class AsyncBalances:
             rollover=rollover,
             next_reset_at=next_reset_at,
         )
-        return await self._mutate("create", body, BalancesCreateResponse, retries, timeout)
+        return await self._mutate("create", body, models.BalancesCreateResponse, retries, timeout)
 
     async def update(
         self,
@@ -154,7 +169,7 @@ class AsyncBalances:
             balance_id=balance_id,
             expires_at=expires_at,
         )
-        return await self._mutate("update", body, BalancesUpdateResponse, retries, timeout)
+        return await self._mutate("update", body, models.BalancesUpdateResponse, retries, timeout)
 
     async def check(
         self,
@@ -218,7 +233,7 @@ class AsyncBalances:
                 feature_id,
                 exc,
             )
-            return BalancesCheckResponse(
+            return models.BalancesCheckResponse(
                 allowed=True,
                 customer_id=customer_id,
                 entity_id=entity_id,
@@ -229,7 +244,7 @@ class AsyncBalances:
                 fallback_source="client",
                 fallback_cause=exc,
             )
-        result = client._parse(BalancesCheckResponse, status, raw)
+        result = client._parse(models.BalancesCheckResponse, status, raw)
         if status == 202:
             result = attrs.evolve(result, fallback=True, fallback_source="server")
         return result
@@ -255,7 +270,7 @@ class AsyncBalances:
         finds the first attempt applied, the result has ``replayed=True`` and no balance.
         A 202 (queued by Autumn) has ``queued=True``.
         """
-        key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+        key = idempotency_key if idempotency_key is not None else new_key()
         body = build_track(
             customer_id=customer_id,
             feature_id=feature_id,
@@ -277,7 +292,7 @@ class AsyncBalances:
                 replay_safe=True,
             )
         except Replayed:
-            return BalancesTrackResponse(
+            return models.BalancesTrackResponse(
                 customer_id=customer_id,
                 entity_id=entity_id,
                 event_name=event_name,
@@ -285,7 +300,7 @@ class AsyncBalances:
                 balance=None,
                 replayed=True,
             )
-        result = client._parse(BalancesTrackResponse, status, raw)
+        result = client._parse(models.BalancesTrackResponse, status, raw)
         if status == 202:
             result = attrs.evolve(result, queued=True)
         return result

@@ -14,7 +14,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ._batch_lifecycle import Lifecycle
 from ._batch_queue import EventQueue
+from ._checks import new_key
 from ._coalesce import BatcherStats, QueuedEvent, UsageEvent, is_coalescable
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import UsageError
@@ -241,7 +241,7 @@ class AsyncUsageBatcher(Lifecycle):
     ) -> QueuedEvent:
         if self._closing:
             raise UsageError("this batcher is closed; create a new one")
-        key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+        key = idempotency_key if idempotency_key is not None else new_key()
         body = build_track(
             customer_id=customer_id,
             feature_id=feature_id,

@@ -7,11 +7,11 @@ import logging
 import os
 import ssl as _ssl
 import time
-import uuid
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._checks import new_key
 from ._config import (
     DEFAULT_API_VERSION,
     DEFAULT_KEEPALIVE_TIMEOUT,
@@ -273,7 +273,7 @@ class AsyncAutumn:
         else:
             raise UsageError("retries must be a RetryConfig or None", field="retries")
         per_attempt = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        extra = {"Idempotency-Key": str(uuid.uuid4())} if idempotency_header else _NO_HEADERS
+        extra = {"Idempotency-Key": new_key()} if idempotency_header else _NO_HEADERS
         transport = self._transport or self._get_transport()
         request = Request("POST", self._url(path), payload, extra, per_attempt)
         state: RetryState | None = None

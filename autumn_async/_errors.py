@@ -8,7 +8,6 @@ in the call itself. No error ever holds the secret key or the request headers.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 from collections.abc import Mapping
@@ -194,6 +193,8 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
     try:
         seconds = float(value)
     except ValueError:
+        import email.utils  # noqa: PLC0415 (dates are rare; the module costs ms at import)
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import attrs
-import backoff
 
 from ._checks import finite_number
 from ._config import (
@@ -143,6 +142,8 @@ class RetryState:
         self._waits: Iterator[float] | None = None
 
     def _next_backoff(self) -> float:
+        import backoff  # noqa: PLC0415 (needed only once a call is retried)
+
         if self._waits is None:
             b = self._config.backoff
             gen = backoff.expo(

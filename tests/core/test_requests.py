@@ -179,3 +179,18 @@ async def test_nothing_is_sent_for_bad_input() -> None:
                 customer_id="c", feature_id="f", included=1, granted_balance=2
             )
     assert transport.requests == []
+
+
+def test_new_keys_are_random_uuid4s() -> None:
+    """Generated idempotency keys are distinct, valid version-4 UUIDs in canonical form."""
+    import uuid
+
+    from autumn_async._checks import new_key
+
+    keys = [new_key() for _ in range(1000)]
+    assert len(set(keys)) == 1000
+    for key in keys[:50]:
+        parsed = uuid.UUID(key)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == key
