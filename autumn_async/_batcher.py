@@ -25,6 +25,7 @@ from ._checks import new_key
 from ._coalesce import BatcherStats, QueuedEvent, UsageEvent, is_coalescable
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import UsageError
+from ._fork import abandon
 from ._requests import build_track
 from ._retry import RetryConfig
 from ._spool import Spool
@@ -378,7 +379,7 @@ class AsyncUsageBatcher(Lifecycle):
         # The parent's events, tasks and loop are the parent's: the child starts empty.
         # Tasks and futures are only dropped, never cancelled (that would touch the
         # inherited loop, whose epoll set the parent still uses).
-        _abandoned.append((self._background, self._tasks, self._parked, self._flushers))
+        abandon((self._background, self._tasks, self._parked, self._flushers))
         closed = self._closed
         self._fresh_state()
         self._closed = self._closing = closed
@@ -388,9 +389,6 @@ class AsyncUsageBatcher(Lifecycle):
 
 def _dumps(body: dict[str, Any]) -> str:
     return json.dumps(body, separators=(",", ":"), allow_nan=False)
-
-
-_abandoned: list[object] = []
 
 
 def _after_fork_in_child() -> None:

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ._fork import abandon
+
 __all__ = ["Spool", "Waiter"]
 
 #: A thread-blocking future (sync callers), a loop future (async callers) or nothing.
@@ -38,9 +40,6 @@ _SCHEMA = (
     "state TEXT NOT NULL DEFAULT 'pending', claimed_by TEXT, claimed_at REAL)",
     "CREATE INDEX IF NOT EXISTS events_claim ON events (claimed_by, claimed_at)",
 )
-# Connections a forked child inherited: never used or closed there (SQLite forbids
-# carrying a connection across fork), only kept from being finalised.
-_abandoned: list[object] = []
 _HOST = socket.gethostname()
 
 
@@ -83,7 +82,7 @@ class Spool:
     def after_fork_in_child(self) -> None:
         """Forget the parent's thread and connection; the child gets its own owner id."""
         if self._conn is not None:
-            _abandoned.append(self._conn)
+            abandon(self._conn)  # SQLite forbids using or closing it across fork
         self._new_owner()
 
     # -- operations (queued; run in one transaction with their neighbours) -------------

@@ -22,6 +22,7 @@ from yarl import URL
 
 from ._config import MAX_RESPONSE_BYTES, Timeout
 from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError, UsageError
+from ._fork import abandon
 from ._http import Request, Response
 
 __all__ = ["AiohttpTransport", "translate_exception"]
@@ -32,20 +33,11 @@ __all__ = ["AiohttpTransport", "translate_exception"]
 # in the child would close or unregister the parent's connections. The child buries what
 # it inherited, unclosed and referenced forever, and starts afresh.
 _LIVE_TRANSPORTS: weakref.WeakSet[AiohttpTransport] = weakref.WeakSet()
-_GRAVEYARD: list[object] = []
 
 
 def _after_fork_in_child() -> None:
     for transport in list(_LIVE_TRANSPORTS):
         transport._abandon_inherited()
-    if _GRAVEYARD and not getattr(_after_fork_in_child, "immortal", False):
-        # Objects of the parent's loops must never be finalised in the child, not even at
-        # interpreter shutdown (a uvloop handle's dealloc unregisters its fd from the shared
-        # epoll set). One leaked reference keeps the graveyard alive for good.
-        import ctypes  # noqa: PLC0415 (only ever needed in a forked child)
-
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(_GRAVEYARD))
-        _after_fork_in_child.immortal = True  # type: ignore[attr-defined]
 
 
 if hasattr(os, "register_at_fork"):
@@ -99,7 +91,7 @@ class AiohttpTransport:
             if connector is not None:
                 # Marks it closed without closing it, so no finaliser touches its sockets.
                 connector._closed = True
-            _GRAVEYARD.append(entry)
+            abandon(entry)
         self._sessions = {}
         self._pid = os.getpid()
 

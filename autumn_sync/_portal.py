@@ -21,13 +21,13 @@ import atexit
 import contextlib
 import logging
 import os
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from autumn_async._errors import UsageError
+from autumn_async._fork import abandon
 
 __all__ = [
     "abandon",
@@ -62,9 +62,6 @@ _thread: threading.Thread | None = None
 _thread_ident: int | None = None
 _exited = False
 _shutdown_callbacks: list[Callable[[], Awaitable[object]]] = []
-# Loops inherited through fork. They stay referenced for the life of the process and
-# are never closed here: see _after_fork_in_child.
-_abandoned: list[object] = []
 
 
 class _Call:
@@ -199,22 +196,6 @@ def unregister_shutdown(callback: Callable[[], Awaitable[object]]) -> None:
     """Forget a callback given to :func:`register_shutdown`; unknown ones are ignored."""
     with contextlib.suppress(ValueError):
         _shutdown_callbacks.remove(callback)
-
-
-def abandon(obj: object) -> None:
-    """Keep ``obj`` alive and unfinalised until the process ends, touching nothing in it.
-
-    For what a forked child inherits (loops, sessions, connectors): their finalisers
-    would close sockets or unregister them from an epoll set shared with the parent,
-    and print "Unclosed ..." at exit. A module-level reference is not enough, because
-    finalisation clears modules; on CPython the object also gets a reference that is
-    never released, so no ``__del__`` ever runs for it.
-    """
-    _abandoned.append(obj)
-    if sys.implementation.name == "cpython":
-        import ctypes  # noqa: PLC0415 (needed only in forked children)
-
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
