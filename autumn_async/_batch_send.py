@@ -31,7 +31,7 @@ from ._errors import (
     RateLimitError,
     UsageError,
 )
-from ._retry import RetryConfig, _retry_after_header
+from ._retry import RetryConfig
 from ._spool import Spool
 
 if TYPE_CHECKING:
@@ -292,8 +292,6 @@ class Delivery:
 
     def _backoff(self, error: BaseException, attempts: int) -> float:
         retry_after = getattr(error, "retry_after", None)
-        if retry_after is None and isinstance(error, InternalServerError):
-            retry_after = _retry_after_header(error.headers)
         if retry_after is not None:
             return float(min(retry_after, MAX_PARK_SECONDS))
         b = self._client.retry_config.backoff

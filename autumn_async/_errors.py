@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,7 +72,9 @@ class AutumnDefaultError(AutumnError):
 
     ``code`` and ``env`` come from the JSON error body ``{message, code, env}``; a plain
     text body (the 429 of the rate limiter) leaves ``code`` as ``None`` and becomes the
-    message. ``body`` is the raw text, cut at 10,000 characters.
+    message. ``body`` is the raw text, cut at 10,000 characters. ``retry_after`` is the
+    server's ``Retry-After`` in seconds, if it sent one (on 429, and on the 503s Autumn
+    answers while a queue is unavailable).
     """
 
     def __init__(
@@ -83,12 +86,16 @@ class AutumnDefaultError(AutumnError):
         env: str | None = None,
         headers: Mapping[str, str] | None = None,
         body: str = "",
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.env = env
         self.headers: dict[str, str] = dict(headers or {})
+        if retry_after is None and self.headers:
+            retry_after = parse_retry_after(_header(self.headers, "retry-after"), now=time.time())
+        self.retry_after = retry_after
         self.body = body
 
     def __str__(self) -> str:
@@ -133,10 +140,6 @@ class OutcomeUnknownError(ConflictError):
 
 class RateLimitError(AutumnDefaultError):
     """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
 
 
 class InternalServerError(AutumnDefaultError):
@@ -238,9 +241,8 @@ def error_from_response(
         "env": env,
         "headers": headers,
         "body": text[:_MAX_BODY_CHARS],
+        "retry_after": parse_retry_after(_header(headers, "retry-after"), now=now),
     }
-    if cls is RateLimitError:
-        kwargs["retry_after"] = parse_retry_after(_header(headers, "retry-after"), now=now)
     return cls(message, **kwargs)
 
 

@@ -7,7 +7,6 @@ are unit-tested without a loop or a clock.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
@@ -170,21 +169,7 @@ class RetryState:
             return None
         left = self._deadline - self.clock()
         retry_after = getattr(error, "retry_after", None)
-        if retry_after is None and isinstance(error, InternalServerError):
-            retry_after = _retry_after_header(error.headers)
         wait = retry_after if retry_after is not None else self._next_backoff()
         if wait > left or left <= 0:
             return None
         return wait
-
-
-def _retry_after_header(headers: dict[str, str]) -> float | None:
-    # Only delta-seconds here: 503s from Autumn carry ``Retry-After: 1``.
-    for key, value in headers.items():
-        if key.lower() == "retry-after":
-            try:
-                seconds = float(value)
-            except ValueError:
-                return None
-            return seconds if math.isfinite(seconds) and seconds >= 0 else None
-    return None

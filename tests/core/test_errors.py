@@ -142,3 +142,15 @@ def test_usage_error_is_a_value_error() -> None:
     assert issubclass(UsageError, ValueError)
     assert issubclass(APITimeoutError, APIConnectionError)
     assert issubclass(OutcomeUnknownError, ConflictError)
+
+
+def test_retry_after_is_read_for_every_status() -> None:
+    """A 503's Retry-After, as seconds or as an HTTP date, lands on the error like a 429's."""
+    at = calendar.timegm((2027, 1, 15, 8, 0, 0))
+    seconds = error_from_response(503, {"Retry-After": "1"}, b"{}", now=at)
+    dated = error_from_response(
+        503, {"retry-after": "Fri, 15 Jan 2027 08:00:04 GMT"}, b"{}", now=at
+    )
+    assert seconds.retry_after == 1.0
+    assert dated.retry_after == pytest.approx(4.0)
+    assert error_from_response(500, {}, b"{}", now=at).retry_after is None
