@@ -38,14 +38,6 @@ def _opt_id(body: dict[str, Any], field: str, value: object) -> None:
         body[field] = check_id(value, field)
 
 
-_number = finite_number
-
-
-def _opt_number(body: dict[str, Any], field: str, value: object) -> None:
-    if value is not None:
-        body[field] = _number(value, field)
-
-
 def _opt_bool(body: dict[str, Any], field: str, value: object) -> None:
     if value is not None:
         if not isinstance(value, bool):
@@ -64,7 +56,7 @@ def _opt_timestamp(body: dict[str, Any], field: str, value: object) -> None:
             )
         body[field] = int(value.timestamp() * 1000)
         return
-    ms = _number(value, field)
+    ms = finite_number(value, field)
     if ms < 0:
         raise UsageError(f"{field} must be Unix milliseconds >= 0, got {value!r}", field=field)
     body[field] = ms
@@ -138,9 +130,9 @@ def build_create(
         "feature_id": check_id(feature_id, "feature_id"),
     }
     _opt_id(body, "entity_id", entity_id)
-    inc = None if included is None else _number(included, "included")
-    granted = None if granted_balance is None else _number(granted_balance, "granted_balance")
-    grant = None if included_grant is None else _number(included_grant, "included_grant")
+    inc = None if included is None else finite_number(included, "included")
+    granted = None if granted_balance is None else finite_number(granted_balance, "granted_balance")
+    grant = None if included_grant is None else finite_number(included_grant, "included_grant")
     _same_or_conflict("included", inc, "granted_balance", granted)
     _same_or_conflict("included", inc, "included_grant", grant)
     _same_or_conflict("granted_balance", granted, "included_grant", grant)
@@ -203,10 +195,10 @@ def build_update(
         "feature_id": check_id(feature_id, "feature_id"),
     }
     _opt_id(body, "entity_id", entity_id)
-    current = None if current_balance is None else _number(current_balance, "current_balance")
-    rem = None if remaining is None else _number(remaining, "remaining")
-    add = None if add_to_balance is None else _number(add_to_balance, "add_to_balance")
-    use = None if usage is None else _number(usage, "usage")
+    current = None if current_balance is None else finite_number(current_balance, "current_balance")
+    rem = None if remaining is None else finite_number(remaining, "remaining")
+    add = None if add_to_balance is None else finite_number(add_to_balance, "add_to_balance")
+    use = None if usage is None else finite_number(usage, "usage")
     _same_or_conflict("current_balance", current, "remaining", rem)
     target = current if current is not None else rem
     if target is not None and add is not None:
@@ -223,8 +215,8 @@ def build_update(
         body["add_to_balance"] = add
     if use is not None:
         body["usage"] = use
-    granted = None if granted_balance is None else _number(granted_balance, "granted_balance")
-    grant = None if included_grant is None else _number(included_grant, "included_grant")
+    granted = None if granted_balance is None else finite_number(granted_balance, "granted_balance")
+    grant = None if included_grant is None else finite_number(included_grant, "included_grant")
     _same_or_conflict("granted_balance", granted, "included_grant", grant)
     if granted is not None:
         body["granted_balance"] = granted
@@ -257,7 +249,7 @@ def build_check(
     if entity_id is not None:
         body["entity_id"] = check_id(entity_id, "entity_id")
     if required_balance is not None:
-        body["required_balance"] = _number(required_balance, "required_balance")
+        body["required_balance"] = finite_number(required_balance, "required_balance")
     _properties(body, properties)
     _opt_bool(body, "send_event", send_event)
     _opt_bool(body, "with_preview", with_preview)
@@ -287,7 +279,7 @@ def build_track(
     else:
         body["event_name"] = check_id(event_name, "event_name")
     if value is not None:
-        body["value"] = _number(value, "value")
+        body["value"] = finite_number(value, "value")
     _properties(body, properties)
     if idempotency_key is not None:
         key = check_id(idempotency_key, "idempotency_key")
