@@ -16,11 +16,11 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check autumn_async autumn_sync tests benchmarks examples
-	$(BIN)/ruff format --check autumn_async autumn_sync tests benchmarks examples
+	$(BIN)/ruff check autumn_async autumn_sync autumn_emulator tests benchmarks examples
+	$(BIN)/ruff format --check autumn_async autumn_sync autumn_emulator tests benchmarks examples
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict autumn_async autumn_sync
+	$(BIN)/mypy --strict autumn_async autumn_sync autumn_emulator
 
 unit: $(STAMP)
 	PYTHONASYNCIODEBUG=1 $(BIN)/pytest

@@ -180,7 +180,7 @@ def _against_emulator(args: argparse.Namespace, modes: list[str]) -> list[dict[s
         seed.write_text(json.dumps(SEED))
         env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
         server = subprocess.Popen(
-            [sys.executable, "-m", "autumn_async.emulator", "--port", "0", "--seed-file", seed],
+            [sys.executable, "-m", "autumn_emulator", "--port", "0", "--seed-file", seed],
             stdout=subprocess.PIPE,
             text=True,
             env=env,

@@ -321,7 +321,7 @@ class _Collect(logging.Handler):
 
 def serve_emulator(port: int, ttl_ms: int) -> None:
     """Child process: an emulator with a finite idempotency TTL, until SIGTERM."""
-    from autumn_async.emulator import Emulator
+    from autumn_emulator import Emulator
 
     async def serve() -> None:
         emu = Emulator(secret_key=SECRET_KEY, port=port)

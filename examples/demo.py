@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from autumn_async import AsyncAutumn, BackoffStrategy, RetryConfig
-from autumn_async.emulator import EmulatorThread
+from autumn_emulator import EmulatorThread
 from autumn_sync import Autumn
 
 CUSTOMER = "acme"

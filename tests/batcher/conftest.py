@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from autumn_async import AsyncAutumn
-from autumn_async.emulator import Emulator, EmulatorThread
+from autumn_emulator import Emulator, EmulatorThread
 
 from ..conftest import INSTANT_RETRIES
 

@@ -12,7 +12,7 @@ import pytest
 
 from autumn_async import AsyncAutumn, BadRequestError, NotFoundError
 from autumn_async._coalesce import UsageEvent
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from .conftest import GRANT, add_faults, summary
 

@@ -9,7 +9,7 @@ import pytest
 
 from autumn_async import AsyncAutumn, UsageError
 from autumn_async._coalesce import UsageEvent
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from .conftest import summary
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from autumn_async import AsyncAutumn
-from autumn_async.emulator import Emulator, EmulatorThread
+from autumn_emulator import Emulator, EmulatorThread
 
 from .conftest import ROOT, SCRIPTS, summary
 

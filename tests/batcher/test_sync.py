@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from autumn_async import AsyncAutumn, UsageError
-from autumn_async.emulator import EmulatorThread
+from autumn_emulator import EmulatorThread
 from autumn_sync import _portal
 from autumn_sync._batcher import UsageBatcher
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from autumn_async import AsyncAutumn
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from ..conftest import INSTANT_RETRIES, SECRET
 

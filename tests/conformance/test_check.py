@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from autumn_async import AsyncAutumn, BadRequestError
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 
 async def test_no_balance_denies_with_a_null_balance(autumn: AsyncAutumn) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from autumn_async.emulator import EmulatorThread
+from autumn_emulator import EmulatorThread
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -22,7 +22,7 @@ from autumn_async import (
     RateLimitError,
     RetryConfig,
 )
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from ..conftest import INSTANT_RETRIES
 

@@ -7,7 +7,7 @@ import datetime
 import pytest
 
 from autumn_async import AsyncAutumn, ConflictError
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from .conftest import DAY, HOUR, T0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from autumn_async import AsyncAutumn, ConflictError, NotFoundError
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 
 async def test_track_value_defaults_to_one(autumn: AsyncAutumn, emu: Emulator) -> None:

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from emulator_support import KEY, Api, FakeClock
 
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 
 @pytest.fixture

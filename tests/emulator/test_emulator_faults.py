@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from emulator_support import Api, grant
 
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 TRACK = "/v1/balances.track"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from emulator_support import KEY, Api, FakeClock, grant
 
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 EXAMPLES = Path(__file__).parent.parent / "fixtures" / "examples"
 

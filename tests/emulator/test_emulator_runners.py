@@ -12,7 +12,7 @@ from typing import Any
 
 import aiohttp
 
-from autumn_async.emulator import Emulator, EmulatorThread
+from autumn_emulator import Emulator, EmulatorThread
 
 
 def _post(url: str, body: Any, key: str | None = None) -> tuple[int, Any]:
@@ -36,7 +36,7 @@ def test_cli_serves_on_a_free_port_and_stops_cleanly_on_sigint(tmp_path: Path) -
     command = [
         sys.executable,
         "-m",
-        "autumn_async.emulator",
+        "autumn_emulator",
         "--port",
         "0",
         "--secret-key",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emulator_support import Api, FakeClock, grant
 
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 DAY = 86_400_000
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 from emulator_support import T0, FakeClock
 
-from autumn_async.emulator import ApiError, EmulatorState
-from autumn_async.emulator._balances import Row, add_interval, plan_deduction
-from autumn_async.emulator._validation import parse_api_version
+from autumn_emulator import ApiError, EmulatorState
+from autumn_emulator._balance_rows import Row, add_interval, plan_deduction
+from autumn_emulator._validation import parse_api_version
 
 
 def _state() -> EmulatorState:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from autumn_async import AsyncAutumn
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 CUSTOMER = "cus_rel"
 #: Remaining balance of ``messages`` before each test.

@@ -31,7 +31,7 @@ from autumn_async import (
     RetryConfig,
 )
 from autumn_async._retry import BackoffStrategy
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from ..conftest import INSTANT_RETRIES
 from ._servers import RawRequest, RawServer, relay, respond

@@ -11,7 +11,7 @@ import pytest
 
 import autumn_async
 import autumn_sync
-from autumn_async.emulator import EmulatorThread
+from autumn_emulator import EmulatorThread
 from autumn_sync import Autumn, NotFoundError, UsageError
 
 SECRET = "am_sk_test_sync"

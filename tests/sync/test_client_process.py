@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from autumn_async.emulator import EmulatorThread
+from autumn_emulator import EmulatorThread
 
 SCRIPT = Path(__file__).parent / "scripts" / "sync_client_lifecycle.py"
 

@@ -25,7 +25,7 @@ from autumn_async import (
     Timeout,
     UsageError,
 )
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from ._servers import RawRequest, RawServer, respond
 
@@ -223,7 +223,7 @@ async def test_reprs_of_clients_and_options(debug_log: pytest.LogCaptureFixture)
 def test_sync_client_and_batcher_hide_the_key(debug_log: pytest.LogCaptureFixture) -> None:
     """The blocking client and its batcher: reprs, errors and DEBUG logs without the key."""
     autumn_sync = pytest.importorskip("autumn_sync")
-    from autumn_async.emulator import EmulatorThread
+    from autumn_emulator import EmulatorThread
 
     texts: list[object] = []
     with EmulatorThread(secret_key=KEY) as emu:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import ApiError
+from ._api_errors import ApiError
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultSet", "parse_fault"]
 

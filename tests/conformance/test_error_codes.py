@@ -14,7 +14,7 @@ from autumn_async import (
     InternalServerError,
     NotFoundError,
 )
-from autumn_async.emulator import Emulator
+from autumn_emulator import Emulator
 
 from ..conftest import INSTANT_RETRIES, SECRET
 from .conftest import HOUR, T0

@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ._errors import ApiError, invalid_inputs
+from ._api_errors import ApiError, invalid_inputs
 
 __all__ = [
     "INTERVALS",

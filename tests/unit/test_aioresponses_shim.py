@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from ._aioresponses_compat import compat_aioresponses
+from .._aioresponses_compat import compat_aioresponses
 
 
 @pytest.mark.xfail(

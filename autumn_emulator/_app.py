@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ._errors import ApiError
+from ._api_errors import ApiError
 from ._faults import RATE_LIMIT_TEXT, Fault, FaultSet, parse_fault
 from ._state import EmulatorState
 from ._validation import authenticate, env_for_key, parse_api_version

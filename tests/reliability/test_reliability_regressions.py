@@ -24,8 +24,8 @@ from autumn_async import (
     Timeout,
     UsageError,
 )
-from autumn_async.emulator import Emulator
-from autumn_async.emulator._idempotency import IdempotencyStore
+from autumn_emulator import Emulator
+from autumn_emulator._idempotency import IdempotencyStore
 
 from ._servers import RawRequest, RawServer
 

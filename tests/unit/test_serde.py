@@ -24,7 +24,7 @@ from autumn_async.models import (
     Interval,
 )
 
-EXAMPLES = pathlib.Path(__file__).parent / "fixtures" / "examples"
+EXAMPLES = pathlib.Path(__file__).parent.parent / "fixtures" / "examples"
 
 _FIXTURE_CLASSES: dict[str, type[Any]] = {
     "balances_check_": BalancesCheckResponse,

@@ -2,10 +2,10 @@
 
 Installing ``autumn-balances`` makes two fixtures available in any test suite:
 
-- ``autumn_emulator``: an async fixture yielding a running :class:`~autumn_async.emulator.Emulator`
+- ``autumn_emulator``: an async fixture yielding a running :class:`~autumn_emulator.Emulator`
   (needs ``pytest-asyncio``);
 - ``autumn_emulator_thread``: a sync fixture yielding a running
-  :class:`~autumn_async.emulator.EmulatorThread`.
+  :class:`~autumn_emulator.EmulatorThread`.
 
 Each test gets a fresh emulator on a free loopback port with the secret key ``am_sk_test``.
 The emulator is imported only when a fixture is used, so loading the plugin costs nothing.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ._balances import ZERO, Row, add_interval, plan_deduction
-from ._errors import ApiError, invalid_inputs, invalid_request
+from ._api_errors import ApiError, invalid_inputs, invalid_request
+from ._balance_rows import ZERO, Row, add_interval, plan_deduction
 from ._params import CreateParams, UpdateParams
 from ._store import Store
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from autumn_async.emulator import EmulatorThread
+from autumn_emulator import EmulatorThread
 
 _FIRST_CALL_IMPORTS = r"""
 import asyncio, os, sys

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._errors import ApiError
+from ._api_errors import ApiError
 
 __all__ = ["DEFAULT_TTL_MS", "IdempotencyStore", "duplicate_key"]
 

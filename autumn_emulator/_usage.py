@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ._balances import ZERO, Feature, Row, num, plan_deduction, render_balance
-from ._errors import ApiError, invalid_request
+from ._api_errors import ApiError, invalid_request
+from ._balance_rows import ZERO, Feature, Row, num, plan_deduction, render_balance
 from ._params import CheckParams, TrackParams
 from ._store import Store
 

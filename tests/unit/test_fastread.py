@@ -15,7 +15,7 @@ from autumn_async import models
 from autumn_async._fastread import reader_for
 from autumn_async._serde import _FAST
 
-FIXTURES = Path(__file__).parent / "fixtures" / "examples"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "examples"
 BODIES: list[tuple[type[Any], Any]] = (
     [
         (models.BalancesCheckResponse, json.loads((FIXTURES / name).read_text()))

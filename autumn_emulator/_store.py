@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ._balances import (
+from ._api_errors import (
+    ApiError,
+    customer_not_found,
+    entity_not_found,
+    feature_not_found,
+    invalid_inputs,
+)
+from ._balance_rows import (
     ZERO,
     Feature,
     Row,
@@ -21,13 +28,6 @@ from ._balances import (
     apply_reset,
     deduction_key,
     render_balance,
-)
-from ._errors import (
-    ApiError,
-    customer_not_found,
-    entity_not_found,
-    feature_not_found,
-    invalid_inputs,
 )
 from ._idempotency import IdempotencyStore
 from ._validation import INTERVALS, Checker
