@@ -13,8 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from ._api_errors import ApiError
-from ._faults import RATE_LIMIT_TEXT, Fault, FaultSet, parse_fault
+from ._faults import RATE_LIMIT_TEXT, Decision, Fault, FaultSet, parse_fault
 from ._state import EmulatorState
+from ._usage import releases_key
 from ._validation import authenticate, env_for_key, parse_api_version
 
 __all__ = ["CONTEXT", "EmulatorContext", "V1_ROUTES", "create_app"]
@@ -52,6 +53,41 @@ class EmulatorContext:
 
 CONTEXT = web.AppKey("autumn_emulator_context", EmulatorContext)
 
+_TRACK = "/v1/balances.track"
+_CHECK = "/v1/balances.check"
+
+#: The server's rate-limit buckets per route, as (limit, window in seconds): spec §9.6,
+#: ``rateLimitConfigs.ts``. Every limited answer carries them as ``RateLimit-*`` headers.
+_BUCKETS: dict[str, tuple[int, int]] = {
+    _TRACK: (10_000, 1),
+    "/v1/balances.update": (10_000, 1),
+    _CHECK: (10_000, 1),
+    "/v1/balances.create": (25, 1),
+    "/v1/balances.batch_track": (10, 1),
+}
+_GENERAL_BUCKET = (1_000, 1)
+
+#: Bodies of the statuses a ``status`` fault answers with the server's own words.
+_FAULT_BODIES: dict[int, tuple[str, str]] = {
+    # requestBlockMiddleware.ts: an organisation blocked for a while.
+    403: (
+        "request_temporarily_disabled",
+        "API access is temporarily disabled for this organization",
+    ),
+}
+_GATEWAY_PAGE = "<html><body><h1>{status} Bad Gateway</h1></body></html>"
+
+
+def _rate_headers(route: str, *, remaining: int | None = None, reset: int = 1) -> dict[str, str]:
+    """hono-rate-limiter's draft-6 headers for ``route``'s bucket."""
+    limit, window = _BUCKETS.get(route, _GENERAL_BUCKET)
+    return {
+        "RateLimit-Policy": f"{limit};w={window}",
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(limit - 1 if remaining is None else remaining),
+        "RateLimit-Reset": str(reset),
+    }
+
 
 def _error(exc: ApiError, env: str) -> web.Response:
     headers = dict(exc.headers)
@@ -78,23 +114,24 @@ def _drop(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _fault_response(fault: Fault, env: str) -> web.Response:
+def _fault_response(fault: Fault, env: str, route: str) -> web.Response:
     retry_after = fault.retry_after
     if fault.status == 429:
         wait = 1 if retry_after is None else retry_after
-        headers = {
-            "Retry-After": str(wait),
-            "RateLimit-Policy": "1000;w=1",
-            "RateLimit-Limit": "1000",
-            "RateLimit-Remaining": "0",
-            "RateLimit-Reset": str(wait),
-        }
+        headers = {"Retry-After": str(wait), **_rate_headers(route, remaining=0, reset=wait)}
         return web.Response(status=429, text=RATE_LIMIT_TEXT, headers=headers)
     headers = {}
     if fault.status == 503 or retry_after is not None:
         headers["Retry-After"] = str(1 if retry_after is None else retry_after)
-    code = "internal_error" if fault.status >= 500 else "invalid_request"
-    message = "Internal server error" if fault.status >= 500 else "Injected fault"
+    if fault.gateway and fault.status >= 500:
+        # A proxy in front of Autumn: nothing reached the application, no JSON body.
+        page = _GATEWAY_PAGE.format(status=fault.status)
+        return web.Response(
+            status=fault.status, text=page, content_type="text/html", headers=headers
+        )
+    code, message = _FAULT_BODIES.get(fault.status, ("invalid_request", "Injected fault"))
+    if fault.status >= 500:
+        code, message = "internal_error", "Internal server error"
     body = {"message": message, "code": code, "env": env}
     return web.json_response(body, status=fault.status, headers=headers)
 
@@ -106,32 +143,73 @@ def _env_of(request: web.Request) -> str:
     return "sandbox"
 
 
-async def _process(request: web.Request, ctx: EmulatorContext, op: _Op) -> web.Response:
-    env = "sandbox"  # what the server reports when authentication fails
+async def _hold(ms: int) -> None:
+    if ms:
+        await asyncio.sleep(ms / 1000)
+
+
+async def _run(
+    ctx: EmulatorContext,
+    request: web.Request,
+    op: _Op,
+    decision: Decision,
+    claims: list[tuple[str, str]],
+) -> tuple[int, str, Any]:
+    """Authenticate, claim the keys, wait while in flight, do the work.
+
+    Returns (status, env, body). ``claims`` collects every (scope, key) this request
+    holds, so the caller can release them (``withIdempotencyKey.ts``).
+    """
+    state, route, fault = ctx.state, request.path, decision.action
+    env = authenticate(request.headers.get("Authorization"), ctx.secret_keys)
+    version = parse_api_version(request.headers.get("x-api-version"))
+    body = await _read_json(request)
+    header_key = request.headers.get("Idempotency-Key")
+    if header_key is not None:
+        # idempotencyMiddleware.ts: claimed before the route validates anything.
+        state.idempotency.claim(f"{env}:header", header_key)
+        claims.append((f"{env}:header", header_key))
+    accepted = fault is not None and fault.kind == "status" and fault.status == 202
+    if route == _CHECK and accepted:
+        return 202, env, state.check_fallback(body)
+    if route == _TRACK:
+        staged = state.begin_track(body, env, version, force_queue=accepted)
+        claims.extend((env, key) for key in staged.claims)
+        await _hold(decision.in_flight_ms)
+        status, result = state.finish_track(staged, env, version)
+        return status, env, result
+    await _hold(decision.in_flight_ms)
+    return 200, env, op(state, body, env, version)
+
+
+async def _process(
+    request: web.Request, ctx: EmulatorContext, op: _Op, decision: Decision
+) -> web.Response:
+    env = _env_of(request)  # what the server reports, even when authentication fails
+    claims: list[tuple[str, str]] = []
+    store = ctx.state.idempotency
+    fault = decision.action
     try:
-        env = authenticate(request.headers.get("Authorization"), ctx.secret_keys)
-        version = parse_api_version(request.headers.get("x-api-version"))
-        body = await _read_json(request)
-        header_key = request.headers.get("Idempotency-Key")
-        scope = f"{env}:header"
-        if header_key is not None:
-            ctx.state.idempotency.claim(scope, header_key)
         try:
-            result = op(ctx.state, body, env, version)
-        except ApiError as exc:
-            if header_key is not None and exc.status != 409:
-                ctx.state.idempotency.release(scope, header_key)
-            raise
-        except Exception:
-            if header_key is not None:
-                ctx.state.idempotency.release(scope, header_key)
+            status, env, result = await _run(ctx, request, op, decision, claims)
+        except BaseException as exc:
+            if releases_key(exc):
+                for scope, key in claims:
+                    store.release(scope, key)
             raise
     except ApiError as exc:
-        return _error(exc, env)
+        return _error(exc, env if exc.status != 401 else "sandbox")
     except Exception:
         logger.exception("emulator bug while serving %s", request.path)
         return _error(ApiError(500, "internal_error", "Internal server error"), env)
-    return web.json_response(result)
+    if fault is not None and fault.kind == "error_after":
+        # The change is applied, then the request fails: the server releases the keys
+        # (an error >= 400 other than 409), so a resend under the same key applies again.
+        for scope, key in claims:
+            store.release(scope, key)
+        return _error(ApiError(fault.status, "internal_error", "Internal server error"), env)
+    headers = _rate_headers(request.path)
+    return web.json_response(result, status=status, headers=headers)
 
 
 def _v1_handler(op: _Op) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
@@ -146,14 +224,13 @@ def _v1_handler(op: _Op) -> Callable[[web.Request], Awaitable[web.StreamResponse
             await request.read()
         except ConnectionError:
             return web.Response(status=400)  # the client went away; no one to answer
-        if decision.latency_ms:
-            await asyncio.sleep(decision.latency_ms / 1000)
+        await _hold(decision.latency_ms)
         fault = decision.action
         if fault is not None and fault.kind == "drop_before":
             return _drop(request)
-        if fault is not None and fault.kind == "status":
-            return _fault_response(fault, _env_of(request))
-        response = await _process(request, ctx, op)
+        if fault is not None and fault.kind == "status" and fault.status != 202:
+            return _fault_response(fault, _env_of(request), route)
+        response = await _process(request, ctx, op, decision)
         if fault is not None and fault.kind == "drop_after":
             return _drop(request)
         return response
@@ -255,6 +332,7 @@ def create_app(ctx: EmulatorContext) -> web.Application:
     add(f"{a}/balances", _admin(_seed_balance))
     get(f"{a}/balances", _admin(_get_balances))
     get(f"{a}/ledger", _admin(lambda c, _b, _r: {"events": list(c.state.ledger)}))
+    get(f"{a}/dropped", _admin(lambda c, _b, _r: {"events": list(c.state.dropped)}))
     add(f"{a}/faults", _admin(_add_fault))
     get(f"{a}/faults", _admin(lambda c, _b, _r: {"faults": c.faults.to_json()}))
     app.router.add_delete(f"{a}/faults", _admin(_clear_faults))

@@ -2,6 +2,13 @@
 
 A fault fires with its probability, drawn from its own seeded generator so a test run
 is repeatable, and at most ``count`` times when a count is given.
+
+Kinds: ``status`` (answer an error, or the server's own 202, before doing anything),
+``latency`` (wait before the request is handled), ``in_flight`` (wait after the request
+has claimed its idempotency keys and before it does the work, so a duplicate can arrive
+while it runs), ``drop_before`` / ``drop_after`` (close the connection before / after
+the change is applied) and ``error_after`` (apply the change, release the keys, answer
+a 5xx: what Autumn does when it fails after deducting, ``withIdempotencyKey.ts``).
 """
 
 from __future__ import annotations
@@ -15,7 +22,11 @@ from ._api_errors import ApiError
 
 __all__ = ["FAULT_KINDS", "Fault", "FaultSet", "parse_fault"]
 
-FAULT_KINDS = ("status", "latency", "drop_before", "drop_after")
+FAULT_KINDS = ("status", "latency", "in_flight", "drop_before", "drop_after", "error_after")
+#: Waits rather than answers: they add up and combine with one answering fault.
+WAIT_KINDS = frozenset({"latency", "in_flight"})
+#: Routes whose 202 the server answers itself (check fail-open, track queued).
+ACCEPTED_ROUTES = frozenset({"/v1/balances.check", "/v1/balances.track"})
 RATE_LIMIT_TEXT = "Too many requests, please try again later."
 
 
@@ -31,6 +42,7 @@ class Fault:
     latency_ms: int = 100
     seed: int | None = None
     count: int | None = None
+    gateway: bool = False
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -72,9 +84,18 @@ def parse_fault(body: Mapping[str, Any]) -> Fault:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             errors.append(f"{name}: must be an integer")
         ints[name] = value
-    status = ints["status"] if ints["status"] is not None else (503 if kind == "status" else 0)
-    if kind == "status" and not 400 <= status <= 599:
-        errors.append("status: must be an HTTP error status (400-599)")
+    default_status = {"status": 503, "error_after": 500}.get(str(kind), 0)
+    status = ints["status"] if ints["status"] is not None else default_status
+    if kind == "status" and status == 202:
+        if route not in ACCEPTED_ROUTES:
+            errors.append("status: 202 is answered only by /v1/balances.check and .track")
+    elif kind == "status" and not 400 <= status <= 599:
+        errors.append("status: must be an HTTP error status (400-599) or 202")
+    if kind == "error_after" and not 500 <= status <= 599:
+        errors.append("status: error_after answers a 5xx (500-599)")
+    gateway = body.get("gateway", False)
+    if not isinstance(gateway, bool):
+        errors.append("gateway: must be a boolean")
     if errors:
         raise ApiError(400, "invalid_inputs", "; ".join(errors))
     assert isinstance(route, str)
@@ -88,14 +109,20 @@ def parse_fault(body: Mapping[str, Any]) -> Fault:
         latency_ms=ints["latency_ms"] if ints["latency_ms"] is not None else 100,
         seed=ints["seed"],
         count=ints["count"],
+        gateway=gateway,
     )
 
 
 @dataclass
 class Decision:
-    """What to do with one request: wait, then answer an error, drop, or drop after."""
+    """What to do with one request: wait, then answer an error, drop, or drop after.
+
+    ``latency_ms`` is waited before the request is handled, ``in_flight_ms`` after it
+    has claimed its idempotency keys and before it does the work.
+    """
 
     latency_ms: int = 0
+    in_flight_ms: int = 0
     action: Fault | None = None
 
 
@@ -119,9 +146,12 @@ class FaultSet:
         for fault in self.faults:
             if not fault.matches(route):
                 continue
-            if fault.kind == "latency":
+            if fault.kind in WAIT_KINDS:
                 if fault.fire():
-                    decision.latency_ms += fault.latency_ms
+                    if fault.kind == "latency":
+                        decision.latency_ms += fault.latency_ms
+                    else:
+                        decision.in_flight_ms += fault.latency_ms
             elif decision.action is None and fault.fire():
                 decision.action = fault
         return decision
@@ -138,6 +168,7 @@ class FaultSet:
                 "latency_ms": f.latency_ms,
                 "seed": f.seed,
                 "count": f.count,
+                "gateway": f.gateway,
             }
             for f in self.faults
         ]

@@ -82,6 +82,8 @@ class TrackParams:
     properties: dict[str, Any] | None = None
     idempotency_key: str | None = None
     overage_behavior: str = "cap"
+    #: ``async`` as sent; ``None`` means the version's default (spec §17.1).
+    queue: bool | None = None
 
 
 def parse_create(body: object) -> CreateParams:
@@ -193,6 +195,7 @@ def _track_fields(c: Checker) -> TrackParams | None:
     properties = c.mapping("properties")
     idempotency_key = c.string("idempotency_key")
     overage = c.choice("overage_behavior", ("cap", "reject"))
+    queue = c.boolean("async")
     has_feature = c.body.get("feature_id") is not None
     if has_feature == (c.body.get("event_name") is not None):
         prefix = f"{c.path[:-1]}: " if c.path else ""
@@ -208,6 +211,7 @@ def _track_fields(c: Checker) -> TrackParams | None:
         properties=properties,
         idempotency_key=idempotency_key,
         overage_behavior=overage or "cap",
+        queue=queue,
     )
 
 

@@ -135,6 +135,15 @@ class Emulator:
         """Every usage event applied so far, in order (one per feature deducted)."""
         return [dict(event) for event in self.state.ledger]
 
+    def dropped(self) -> list[dict[str, Any]]:
+        """Queued events (``batch_track``, async ``track``) the worker dropped, in order.
+
+        The real server drops them without telling anyone (an unknown customer or
+        entity, a duplicate key, a refused deduction); each entry has the event's
+        fields plus the ``code`` and ``message`` of the failure.
+        """
+        return [dict(event) for event in self.state.dropped]
+
     def stats(self) -> dict[str, int]:
         """Requests received per ``/v1`` route (faulted ones included)."""
         return dict(self.context.stats)
@@ -259,6 +268,10 @@ class EmulatorThread:
     def ledger(self) -> list[dict[str, Any]]:
         """Every usage event applied so far, in order."""
         return self._call(self.emulator.ledger)
+
+    def dropped(self) -> list[dict[str, Any]]:
+        """Queued events the worker dropped (see :meth:`Emulator.dropped`)."""
+        return self._call(self.emulator.dropped)
 
     def stats(self) -> dict[str, int]:
         """Requests received per ``/v1`` route."""

@@ -14,13 +14,23 @@ from ._params import (
     parse_update,
 )
 from ._store import Store
-from ._usage import batch_track, check, track
-from ._validation import LATEST_VERSION, Checker
+from ._usage import (
+    StagedTrack,
+    batch_track,
+    begin_track,
+    check,
+    check_fallback,
+    finish_track,
+    track,
+)
+from ._validation import DEFAULT_VERSION, Checker
 
 __all__ = ["EmulatorState"]
 
 #: Check and track stopped auto-creating customers at this version (spec §8).
 _NO_AUTO_CREATE_SINCE = (2, 1, 0)
+#: From this version an omitted ``async`` means a queued track (``V2_4_TrackParamsChange``).
+_ASYNC_TRACK_SINCE = (2, 5, 0)
 
 
 class EmulatorState(Store):
@@ -55,7 +65,7 @@ class EmulatorState(Store):
         self,
         body: object,
         env: str = "sandbox",
-        version: tuple[int, int, int] = LATEST_VERSION,
+        version: tuple[int, int, int] = DEFAULT_VERSION,
     ) -> dict[str, Any]:
         """``POST /v1/balances.check``."""
         params = parse_check(body)
@@ -65,17 +75,50 @@ class EmulatorState(Store):
         self,
         body: object,
         env: str = "sandbox",
-        version: tuple[int, int, int] = LATEST_VERSION,
+        version: tuple[int, int, int] = DEFAULT_VERSION,
     ) -> dict[str, Any]:
         """``POST /v1/balances.track``."""
         params = parse_track(body)
         return track(self, params, env, auto_create=self._auto_create(version))
 
+    def begin_track(
+        self,
+        body: object,
+        env: str = "sandbox",
+        version: tuple[int, int, int] = DEFAULT_VERSION,
+        *,
+        force_queue: bool = False,
+    ) -> StagedTrack:
+        """First half of ``POST /v1/balances.track``: validate and claim the body key.
+
+        The track is queued (answered 202 without a balance) when the body says
+        ``async: true``, when it omits ``async`` at version 2.5 or later, or when
+        ``force_queue`` stands for the server queueing on its own (aggregate cap).
+        """
+        params = parse_track(body)
+        queued = force_queue or bool(
+            params.queue if params.queue is not None else version >= _ASYNC_TRACK_SINCE
+        )
+        return begin_track(self, params, env, queued=queued)
+
+    def finish_track(
+        self,
+        staged: StagedTrack,
+        env: str = "sandbox",
+        version: tuple[int, int, int] = DEFAULT_VERSION,
+    ) -> tuple[int, dict[str, Any]]:
+        """Second half of ``POST /v1/balances.track``: the status and the body."""
+        return finish_track(self, staged, env, auto_create=self._auto_create(version))
+
+    def check_fallback(self, body: object) -> dict[str, Any]:
+        """The 202 fail-open answer of ``POST /v1/balances.check`` for a valid body."""
+        return check_fallback(parse_check(body))
+
     def batch_track(
         self,
         body: object,
         env: str = "sandbox",
-        version: tuple[int, int, int] = LATEST_VERSION,
+        version: tuple[int, int, int] = DEFAULT_VERSION,
     ) -> dict[str, Any]:
         """``POST /v1/balances.batch_track``."""
         items = parse_batch(body)

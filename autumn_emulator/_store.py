@@ -67,6 +67,8 @@ class Store:
         self.customers: dict[str, Customer] = {}
         self.rows: list[Row] = []
         self.ledger: list[dict[str, Any]] = []
+        #: Queued events the worker dropped without telling anyone (``/_emulator/dropped``).
+        self.dropped: list[dict[str, Any]] = []
         self.idempotency = IdempotencyStore(self.now)
 
     def now(self) -> int:
@@ -83,6 +85,7 @@ class Store:
         self.customers.clear()
         self.rows.clear()
         self.ledger.clear()
+        self.dropped.clear()
         self.idempotency.clear()
         self.offset_ms = 0
 

@@ -8,7 +8,6 @@ are treated as absent here (the SDK never sends them; being lenient costs nothin
 
 from __future__ import annotations
 
-import datetime
 import re
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -18,6 +17,7 @@ from ._api_errors import ApiError, invalid_inputs
 
 __all__ = [
     "INTERVALS",
+    "DEFAULT_VERSION",
     "LATEST_VERSION",
     "Checker",
     "authenticate",
@@ -38,36 +38,76 @@ INTERVALS = (
     "year",
 )
 
-#: Versions the server knows, as (major, minor). "2.9" is rejected, as the real server does.
-_KNOWN_VERSIONS = frozenset(
-    {(0, 1), (0, 2), (1, 1), (1, 2), (1, 4), (2, 0), (2, 1), (2, 2), (2, 3), (2, 4), (2, 5)}
+#: Versions the server knows (``ApiVersion.ts``; 2.4 and 2.5 from its newer snapshots).
+_SEMVERS = frozenset(
+    {
+        (0, 1, 0),
+        (0, 2, 0),
+        (1, 1, 0),
+        (1, 2, 0),
+        (2, 0, 0),
+        (2, 1, 0),
+        (2, 2, 0),
+        (2, 3, 0),
+        (2, 4, 0),
+        (2, 5, 0),
+    }
 )
+#: The beta version (``V1_Beta``), reached as ``"beta"`` or the legacy float ``1.4``.
+BETA_VERSION = (1, 4, 0)
+#: CalVer names of the versions (``versionRegistry.ts``); an unknown date is refused.
+_CALVERS = {
+    "2025-02-01": (0, 1, 0),
+    "2025-04-01": (0, 2, 0),
+    "2025-04-17": (1, 1, 0),
+    "2025-05-05": (1, 2, 0),
+    "beta": BETA_VERSION,
+    "2026-03-16": (2, 0, 0),
+    "2026-03-17": (2, 1, 0),
+    "2026-03-18": (2, 2, 0),
+    "2026-05-13": (2, 3, 0),
+}
+#: Legacy floats (``legacyToSemVer``): 1 and 0.2 are 0.2.0, 1.4 is the beta.
+_LEGACY = {1.0: (0, 2, 0), 0.2: (0, 2, 0), 0.1: (0, 1, 0), 1.1: (1, 1, 0), 1.2: (1, 2, 0)}
+_LEGACY[1.4] = BETA_VERSION
 LATEST_VERSION = (2, 5, 0)
-_SEMVER = re.compile(r"^(\d+)(?:\.(\d+))?(?:\.(\d+))?$")
-_CALVER = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+#: What a request without ``x-api-version`` gets: a new organisation's default at the
+#: server snapshot the emulator follows (``createdAtToVersion``: 2.3.0).
+DEFAULT_VERSION = (2, 3, 0)
+_SEMVER = re.compile(r"^\d+(\.\d+)*$")
+_CALVER = re.compile(r"^(\d{4}-\d{2}-\d{2})(\.clover)?$")
+_FLOAT_PREFIX = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)")
 
 
 def parse_api_version(value: str | None) -> tuple[int, int, int]:
-    """Normalise an ``x-api-version`` header (``"2.1"``, ``"2"``, ``"2.1.0"``, ``"2026-03-01"``).
+    """Normalise an ``x-api-version`` header as ``parseVersion`` does
+    (``convertVersionUtils.ts``).
 
-    A missing header means the organisation's default, which for the emulator is the
-    latest version. Anything else raises 400 ``invalid_api_version``.
+    ``"2.1"`` and ``"2.1.0"`` are 2.1.0; a known CalVer date (optionally ``.clover``)
+    maps to its version; a legacy float (``"1.1"``) to its version. Anything else —
+    an unknown patch (``"2.1.1"``), minor (``"2.9"``) or date — is 400
+    ``invalid_api_version``. A missing or empty header means :data:`DEFAULT_VERSION`.
     """
-    if value is None:
-        return LATEST_VERSION
-    text = value.strip()
-    match = _SEMVER.match(text)
-    if match:
-        major, minor, patch = (int(part) if part else 0 for part in match.groups())
-        if (major, minor) in _KNOWN_VERSIONS:
+    text = value.strip() if value else ""  # HTTP strips the blanks around a header value
+    if not text:  # the server treats an empty header as a missing one
+        return DEFAULT_VERSION
+    calver = _CALVER.match(text)
+    if calver:
+        if calver.group(1) in _CALVERS:
+            return _CALVERS[calver.group(1)]
+    elif _SEMVER.match(text):
+        parts = [int(part) for part in text.split(".")[:3]]
+        parts += [0] * (3 - len(parts))
+        major, minor, patch = parts
+        if (major, minor, patch) in _SEMVERS:  # "2.1.0.0" reads as 2.1.0 there too
             return (major, minor, patch)
-    elif _CALVER.match(text):
-        try:
-            datetime.date.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return LATEST_VERSION
+    if text == "beta":
+        return BETA_VERSION
+    number = _FLOAT_PREFIX.match(text)
+    if number and not calver:
+        legacy = _LEGACY.get(float(number.group(1)))
+        if legacy is not None:
+            return legacy
     raise ApiError(400, "invalid_api_version", f'"{value}" is not a valid API version')
 
 
@@ -82,12 +122,26 @@ def env_for_key(key: str) -> str:
     return "sandbox" if key.startswith("am_sk_test") else "live"
 
 
+#: Token prefixes the server routes elsewhere (``secretKeyMiddleware.ts``); the emulator
+#: knows no publishable keys, OAuth tokens or customer JWTs, so it refuses them as unknown.
+_OTHER_PREFIXES = ("am_pk", "am_oauth_", "am_jwt_")
+
+
 def authenticate(authorization: str | None, keys: Collection[str]) -> str:
-    """Check a ``Bearer`` header against the configured secret keys and return the env."""
+    """Check a ``Bearer`` header against the configured secret keys and return the env.
+
+    As ``secretKeyMiddleware.ts``: no bearer token is 401 ``no_secret_key``; a token
+    without a known prefix (``am_sk``, ``am_pk``, ``am_oauth_``, ``am_jwt_``) is 401
+    ``invalid_request``; an unknown key is 401 ``invalid_secret_key`` (masked).
+    """
     if not authorization or not authorization.startswith("Bearer "):
         raise ApiError(401, "no_secret_key", "Secret key not found in Authorization header")
     key = authorization[len("Bearer ") :].strip()
-    if not key.startswith("am_") or key not in keys:
+    if not key:
+        raise ApiError(401, "no_secret_key", "Secret key not found in Authorization header")
+    if not key.startswith(("am_sk", *_OTHER_PREFIXES)):
+        raise ApiError(401, "invalid_request", "Invalid authorization token prefix")
+    if key not in keys:
         raise ApiError(401, "invalid_secret_key", f"Invalid secret key: {mask_key(key)}")
     return env_for_key(key)
 

@@ -95,11 +95,16 @@ async def test_wrong_secret_key_is_an_authentication_error(emu: Emulator) -> Non
 
 
 async def test_key_without_am_prefix_is_an_authentication_error(emu: Emulator) -> None:
-    """A key that does not start with am_ is refused with 401 invalid_secret_key."""
+    """A key without a known prefix is refused with 401 invalid_request.
+
+    Follows ``server/src/honoMiddlewares/secretKeyMiddleware.ts``: a token that is not
+    ``am_sk``/``am_pk``/``am_oauth_``/``am_jwt_`` is "Invalid authorization token prefix".
+    """
     async with AsyncAutumn(secret_key="sk_live_nope", server_url=emu.url) as autumn:
         with pytest.raises(AuthenticationError) as info:
             await autumn.balances.track(customer_id="c1", feature_id="messages")
-    assert info.value.code == "invalid_secret_key"
+    assert (info.value.status_code, info.value.code) == (401, "invalid_request")
+    assert info.value.message == "Invalid authorization token prefix"
 
 
 async def test_unknown_api_version_is_a_bad_request(emu: Emulator) -> None:
@@ -111,9 +116,13 @@ async def test_unknown_api_version_is_a_bad_request(emu: Emulator) -> None:
     assert "9.9" in info.value.message
 
 
-@pytest.mark.parametrize("version", ["2.1", "2", "2.1.0", "2026-03-01"])
+@pytest.mark.parametrize("version", ["2.1", "2", "2.1.0", "2026-03-17"])
 async def test_accepted_api_versions(emu: Emulator, version: str) -> None:
-    """The version header is normalised: "2.1", "2", "2.1.0" and CalVer dates are accepted."""
+    """The version header is normalised: "2.1", "2", "2.1.0" and registered CalVer dates.
+
+    Follows ``shared/api/versionUtils/convertVersionUtils.ts`` (``parseVersion``) and
+    ``versionRegistry.ts`` (2026-03-17 is 2.1.0; an unregistered date is a 400).
+    """
     async with AsyncAutumn(secret_key=SECRET, server_url=emu.url, x_api_version=version) as autumn:
         await autumn.balances.create(customer_id="c1", feature_id="messages", included=1)
         result = await autumn.balances.check(customer_id="c1", feature_id="messages")

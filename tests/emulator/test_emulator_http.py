@@ -57,9 +57,13 @@ async def test_live_key_reports_live_env() -> None:
 
 
 async def test_api_version_forms_are_accepted(api: Api) -> None:
-    """ "2.1", "2", semver and CalVer versions all pass the version check."""
+    """ "2.1", "2", semver and registered CalVer versions all pass the version check.
+
+    Follows ``shared/api/versionUtils/convertVersionUtils.ts`` (``parseVersion``): a CalVer
+    date is accepted only if ``versionRegistry.ts`` names it (2026-03-17 is 2.1).
+    """
     await grant(api)
-    for version in ("2.1", "2", "2.1.0", "2026-03-01"):
+    for version in ("2.1", "2", "2.1.0", "2026-03-17"):
         reply = await api.check(feature_id="messages", headers={"x-api-version": version})
         assert reply.status == 200, (version, reply.text)
 
