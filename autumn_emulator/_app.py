@@ -143,6 +143,16 @@ def _env_of(request: web.Request) -> str:
     return "sandbox"
 
 
+async def _in_flight(request: web.Request, decision: Decision) -> None:
+    """The request holds its keys: wait, maybe after losing the client, maybe fail."""
+    if decision.in_flight_drop and request.transport is not None:
+        request.transport.abort()  # the client sees a reset; the work goes on
+    await _hold(decision.in_flight_ms)
+    fault = decision.action
+    if fault is not None and fault.kind == "error_after" and not fault.applied:
+        raise ApiError(fault.status, "internal_error", "Internal server error")
+
+
 async def _hold(ms: int) -> None:
     if ms:
         await asyncio.sleep(ms / 1000)
@@ -175,10 +185,10 @@ async def _run(
     if route == _TRACK:
         staged = state.begin_track(body, env, version, force_queue=accepted)
         claims.extend((env, key) for key in staged.claims)
-        await _hold(decision.in_flight_ms)
+        await _in_flight(request, decision)
         status, result = state.finish_track(staged, env, version)
         return status, env, result
-    await _hold(decision.in_flight_ms)
+    await _in_flight(request, decision)
     return 200, env, op(state, body, env, version)
 
 

@@ -43,6 +43,8 @@ class Fault:
     seed: int | None = None
     count: int | None = None
     gateway: bool = False
+    applied: bool = True
+    drop: bool = False
     rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +63,13 @@ class Fault:
         if self.count is not None:
             self.count -= 1
         return True
+
+
+#: Boolean options: ``gateway`` (a 5xx from a proxy: HTML, no Autumn JSON), ``applied``
+#: (``error_after`` only: ``false`` fails the request in flight without applying it),
+#: ``drop`` (``in_flight`` only: close the client's connection as the wait starts; the
+#: request carries on, as behind a proxy that reset the client).
+_FLAGS = {"gateway": False, "applied": True, "drop": False}
 
 
 def parse_fault(body: Mapping[str, Any]) -> Fault:
@@ -93,9 +102,10 @@ def parse_fault(body: Mapping[str, Any]) -> Fault:
         errors.append("status: must be an HTTP error status (400-599) or 202")
     if kind == "error_after" and not 500 <= status <= 599:
         errors.append("status: error_after answers a 5xx (500-599)")
-    gateway = body.get("gateway", False)
-    if not isinstance(gateway, bool):
-        errors.append("gateway: must be a boolean")
+    flags = {name: body.get(name, default) for name, default in _FLAGS.items()}
+    errors.extend(
+        f"{name}: must be a boolean" for name, v in flags.items() if not isinstance(v, bool)
+    )
     if errors:
         raise ApiError(400, "invalid_inputs", "; ".join(errors))
     assert isinstance(route, str)
@@ -109,7 +119,9 @@ def parse_fault(body: Mapping[str, Any]) -> Fault:
         latency_ms=ints["latency_ms"] if ints["latency_ms"] is not None else 100,
         seed=ints["seed"],
         count=ints["count"],
-        gateway=gateway,
+        gateway=bool(flags["gateway"]),
+        applied=bool(flags["applied"]),
+        drop=bool(flags["drop"]),
     )
 
 
@@ -123,6 +135,7 @@ class Decision:
 
     latency_ms: int = 0
     in_flight_ms: int = 0
+    in_flight_drop: bool = False
     action: Fault | None = None
 
 
@@ -152,6 +165,7 @@ class FaultSet:
                         decision.latency_ms += fault.latency_ms
                     else:
                         decision.in_flight_ms += fault.latency_ms
+                        decision.in_flight_drop |= fault.drop
             elif decision.action is None and fault.fire():
                 decision.action = fault
         return decision
@@ -169,6 +183,8 @@ class FaultSet:
                 "seed": f.seed,
                 "count": f.count,
                 "gateway": f.gateway,
+                "applied": f.applied,
+                "drop": f.drop,
             }
             for f in self.faults
         ]
