@@ -130,9 +130,7 @@ async def test_error_after_applies_then_answers_500_with_the_key_released(
     assert len(seeded.ledger()) == 2
 
 
-async def test_error_after_that_never_applied_releases_the_key(
-    seeded: Emulator, http: Any
-) -> None:
+async def test_error_after_that_never_applied_releases_the_key(seeded: Emulator, http: Any) -> None:
     """error_after with applied=false fails in flight: nothing applied, key free again."""
     seeded.set_fault(TRACK, "error_after", applied=False, count=1)
     assert (await http(TRACK, track_body("k5")))[0] == 500
@@ -214,11 +212,13 @@ async def test_create_and_update_after_an_application_500_are_not_resent(
     async with AsyncAutumn(
         secret_key=SECRET, server_url=seeded.url, retry_config=INSTANT_RETRIES
     ) as autumn:
+        call = (
+            autumn.balances.create(customer_id="c1", feature_id="tokens", included=5)
+            if route == CREATE
+            else autumn.balances.update(customer_id="c1", feature_id="tokens", add_to_balance=5)
+        )
         with pytest.raises(InternalServerError) as info:
-            if route == CREATE:
-                await autumn.balances.create(customer_id="c1", feature_id="tokens", included=5)
-            else:
-                await autumn.balances.update(customer_id="c1", feature_id="tokens", add_to_balance=5)
+            await call
     assert getattr(info.value, "maybe_applied", None) is True
     assert isinstance(getattr(info.value, "idempotency_key", None), str)
     assert seeded.stats()[route] == 1
