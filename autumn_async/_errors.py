@@ -139,7 +139,34 @@ class OutcomeUnknownError(ConflictError):
 
 
 class RateLimitError(AutumnDefaultError):
-    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given.
+
+    ``limit``, ``remaining`` and ``reset`` (seconds until the window resets) come from
+    the rate limiter's ``RateLimit-Limit`` / ``-Remaining`` / ``-Reset`` headers and
+    ``policy`` from ``RateLimit-Policy`` (such as ``"10000;w=1"``); each is ``None``
+    when the header is missing or unreadable.
+    """
+
+    @property
+    def limit(self) -> int | None:
+        """``RateLimit-Limit``: requests allowed per window."""
+        return _int_header(self.headers, "ratelimit-limit")
+
+    @property
+    def remaining(self) -> int | None:
+        """``RateLimit-Remaining``: requests left in the current window."""
+        return _int_header(self.headers, "ratelimit-remaining")
+
+    @property
+    def reset(self) -> float | None:
+        """``RateLimit-Reset``: seconds until the window resets."""
+        value = _header(self.headers, "ratelimit-reset")
+        return parse_retry_after(value, now=time.time()) if value is not None else None
+
+    @property
+    def policy(self) -> str | None:
+        """``RateLimit-Policy``: the limit and its window, as the server states them."""
+        return _header(self.headers, "ratelimit-policy")
 
 
 class InternalServerError(AutumnDefaultError):
@@ -244,6 +271,14 @@ def error_from_response(
         "retry_after": parse_retry_after(_header(headers, "retry-after"), now=now),
     }
     return cls(message, **kwargs)
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    value = _header(headers, name)
+    try:
+        return int(value.strip()) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
