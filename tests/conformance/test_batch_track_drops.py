@@ -20,9 +20,11 @@ BATCH = "/v1/balances.batch_track"
 async def post(emu: Emulator, path: str, body: object) -> tuple[int, object]:
     """POST ``body`` to the emulator with the test key; return (status, json)."""
     headers = {"Authorization": f"Bearer {SECRET}", "x-api-version": "2.1"}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(emu.url + path, json=body, headers=headers) as reply:
-            return reply.status, await reply.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(emu.url + path, json=body, headers=headers) as reply,
+    ):
+        return reply.status, await reply.json()
 
 
 async def test_unknown_customers_and_entities_are_accepted_then_dropped(emu: Emulator) -> None:
@@ -46,9 +48,11 @@ async def test_unknown_customers_and_entities_are_accepted_then_dropped(emu: Emu
 async def test_dropped_events_are_listed_on_the_admin_route(emu: Emulator) -> None:
     """GET /_emulator/dropped lists what the worker dropped; reset clears it."""
     await post(emu, BATCH, [{"customer_id": "ghost", "feature_id": "messages"}])
-    async with aiohttp.ClientSession() as session:
-        async with session.get(emu.url + "/_emulator/dropped") as reply:
-            body = await reply.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(emu.url + "/_emulator/dropped") as reply,
+    ):
+        body = await reply.json()
     assert [(e["source"], e["customer_id"], e["code"]) for e in body["events"]] == [
         ("batch_track", "ghost", "customer_not_found")
     ]

@@ -88,12 +88,14 @@ def test_rate_limit_error_without_the_headers_reports_none() -> None:
 
 async def test_every_answer_carries_the_route_bucket(emu: Emulator) -> None:
     """Successful answers carry the route's RateLimit-* headers (create: 25 per second)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.post(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
             emu.url + "/v1/balances.create",
             json={"customer_id": "c1", "feature_id": "messages", "included_grant": 1},
             headers={"Authorization": f"Bearer {SECRET}", "x-api-version": "2.1"},
-        ) as reply:
-            assert reply.status == 200
-            assert reply.headers["RateLimit-Policy"] == "25;w=1"
-            assert reply.headers["RateLimit-Limit"] == "25"
+        ) as reply,
+    ):
+        assert reply.status == 200
+        assert reply.headers["RateLimit-Policy"] == "25;w=1"
+        assert reply.headers["RateLimit-Limit"] == "25"
