@@ -74,6 +74,9 @@ class Row:
     included_grant: Decimal = ZERO
     prepaid_grant: Decimal = ZERO
     usage: Decimal = ZERO
+    #: Set by ``update(included_grant=...)`` (``updateIncludedGrantV2.ts``): granted is
+    #: allowance + adjustment, and the balance (remaining) is left alone.
+    adjustment: Decimal = ZERO
     unlimited: bool = False
     interval: str | None = None
     interval_count: int = 1
@@ -84,20 +87,29 @@ class Row:
     max_purchase: Decimal | None = None
     price_amount: Decimal | None = None
     seq: int = field(default_factory=lambda: next(_ids))
+    #: The server's own row id (``customer_entitlement_id``); ``id`` is the caller's
+    #: ``balance_id`` when one was given.
+    internal_id: str = ""
 
     def __post_init__(self) -> None:
+        self.internal_id = self.internal_id or f"cus_ent_{self.seq:012d}"
         if not self.id:
-            self.id = f"cus_ent_{self.seq:012d}"
+            self.id = self.internal_id
 
     @property
     def granted(self) -> Decimal:
-        """Included plus prepaid grant."""
-        return self.included_grant + self.prepaid_grant
+        """Included (allowance plus adjustment) and prepaid grant."""
+        return self.included_grant + self.adjustment + self.prepaid_grant
 
     @property
     def remaining(self) -> Decimal:
-        """Granted minus usage; negative in overage, above the grant after a manual top-up."""
+        """Granted minus usage: the row's balance, negative in overage (rendered as 0)."""
         return self.granted - self.usage
+
+    @property
+    def paid(self) -> bool:
+        """Whether the grant has a price (``isPaidCustomerEntitlement``)."""
+        return self.overage_allowed or self.price_amount is not None
 
     @property
     def resets(self) -> bool:
@@ -108,10 +120,14 @@ class Row:
         """Whether the grant has expired at ``now`` (expired grants do not count)."""
         return self.expires_at is not None and now >= self.expires_at
 
-    def reset_json(self) -> dict[str, Any] | None:
-        """Return the ``reset`` object of the breakdown entry."""
+    def reset_json(self) -> dict[str, Any]:
+        """Return the ``reset`` object of the breakdown entry.
+
+        A grant that never resets is ``{"interval": "one_off", "resets_at": null}``
+        (``cusEntsToReset.ts``); ``interval_count`` is left out when it is 1.
+        """
         if not self.resets:
-            return None
+            return {"interval": "one_off", "resets_at": None}
         reset: dict[str, Any] = {"interval": self.interval}
         if self.interval_count != 1:
             reset["interval_count"] = self.interval_count
@@ -131,10 +147,12 @@ class Row:
         return {
             "id": self.id,
             "plan_id": self.plan_id,
-            "included_grant": 0 if self.unlimited else num(self.included_grant),
+            "included_grant": 0 if self.unlimited else num(self.included_grant + self.adjustment),
             "prepaid_grant": num(self.prepaid_grant),
-            "remaining": 0 if self.unlimited else num(self.remaining),
-            "usage": num(max(self.usage, ZERO)),
+            # cusEntsToCurrentBalance.ts clamps the balance at 0; usage is not clamped
+            # (remaining set above the grant gives a negative usage).
+            "remaining": 0 if self.unlimited else num(max(self.remaining, ZERO)),
+            "usage": num(self.usage),
             "unlimited": self.unlimited,
             "reset": self.reset_json(),
             "price": price,
@@ -193,26 +211,54 @@ def deduction_key(row: Row, entity_id: str | None, credit_rank: int) -> tuple[in
     )
 
 
+def _unlimited_balance(feature_id: str, rows: Sequence[Row]) -> dict[str, Any]:
+    """An unlimited balance: one synthetic breakdown row (``apiBalanceUtils.ts``)."""
+    usage = num(sum((row.usage for row in rows if row.unlimited), ZERO))
+    first = rows[0]
+    return {
+        "feature_id": feature_id,
+        "granted": 0,
+        "remaining": 0,
+        "usage": usage,
+        "unlimited": True,
+        "overage_allowed": False,
+        "max_purchase": None,
+        "next_reset_at": None,
+        "breakdown": [
+            {
+                "id": first.id,
+                "plan_id": first.plan_id,
+                "included_grant": 0,
+                "prepaid_grant": 0,
+                "remaining": 0,
+                "usage": usage,
+                "unlimited": True,
+                "reset": None,
+                "price": None,
+                "expires_at": None,
+            }
+        ],
+    }
+
+
 def render_balance(feature_id: str, rows: Sequence[Row]) -> dict[str, Any]:
-    """Aggregate rows of one feature into a ``Balance`` (spec §7.1)."""
-    unlimited = any(row.unlimited for row in rows)
+    """Aggregate rows of one feature into a ``Balance`` (spec §7.1, §17.6)."""
+    if any(row.unlimited for row in rows):
+        return _unlimited_balance(feature_id, rows)
     overage_rows = [row for row in rows if row.overage_allowed]
     max_purchase: Decimal | None = None
     if overage_rows and all(row.max_purchase is not None for row in overage_rows):
         max_purchase = sum((row.max_purchase or ZERO for row in overage_rows), ZERO)
     resets = [row.next_reset_at for row in rows if row.next_reset_at is not None]
-    finite = [row for row in rows if not row.unlimited]
     return {
         "feature_id": feature_id,
-        "granted": 0 if unlimited else num(sum((row.granted for row in finite), ZERO)),
-        "remaining": 0
-        if unlimited
-        else num(sum((max(row.remaining, ZERO) for row in finite), ZERO)),
-        "usage": num(sum((max(row.usage, ZERO) for row in rows), ZERO)),
-        "unlimited": unlimited,
+        "granted": num(sum((row.granted for row in rows), ZERO)),
+        "remaining": num(sum((max(row.remaining, ZERO) for row in rows), ZERO)),
+        "usage": num(sum((row.usage for row in rows), ZERO)),
+        "unlimited": False,
         "overage_allowed": bool(overage_rows),
         "max_purchase": None if max_purchase is None else num(max_purchase),
-        "next_reset_at": None if unlimited or not resets else min(resets),
+        "next_reset_at": min(resets) if resets else None,
         "breakdown": [row.breakdown_json() for row in rows],
     }
 

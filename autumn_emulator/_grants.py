@@ -27,7 +27,9 @@ def _check_create_rules(params: CreateParams, feature_type: str) -> None:
                 "Boolean features cannot have included_grant, unlimited or reset.interval"
             )
         return
-    if has_grant == bool(params.unlimited):
+    # createBalanceParams.ts: "exactly one of" covers metered features only; a credit
+    # system balance without an amount is accepted (a grant of 0).
+    if feature_type == "metered" and has_grant == bool(params.unlimited):
         raise _refinement("Provide exactly one of included_grant or unlimited: true")
     if params.unlimited and resets:
         raise _refinement("Unlimited balances cannot have reset.interval")
@@ -71,12 +73,11 @@ def create_balance(store: Store, params: CreateParams) -> None:
         if row.expires_at is not None and params.next_reset_at >= row.expires_at:
             raise invalid_request("next_reset_at must be before expires_at")
         row.next_reset_at = int(params.next_reset_at)
-    elif row.resets:
+    elif row.resets and row.expires_at is None:
+        # prepareNewBalanceForInsertion.ts: an expiring grant gets no computed reset, but
+        # an explicit next_reset_at is kept (the grant resets until it expires).
         assert row.interval is not None
         row.next_reset_at = add_interval(now, row.interval, count)
-    if row.expires_at is not None:
-        # An expiring grant does not reset (the server clears next_reset_at).
-        row.next_reset_at = None
     store.rows.append(row)
 
 
@@ -86,34 +87,77 @@ def _apply(store: Store, targets: list[tuple[Row, Decimal]], amount: Decimal) ->
         row.usage += changes.get(id(row), ZERO)
 
 
+def _soonest(rows: list[Row], key: str) -> Row:
+    return min(rows, key=lambda row: getattr(row, key) if getattr(row, key) is not None else 2**62)
+
+
 def update_balance(store: Store, params: UpdateParams) -> None:
-    """Adjust a customer's balance of one feature; a customer without rows is a no-op."""
+    """Adjust a customer's balance of one feature, in ``runUpdateBalanceV2``'s order.
+
+    ``remaining`` (which wins over ``add_to_balance``), then ``usage``, then
+    ``included_grant`` (an adjustment on the first matching row: the balance is left
+    alone, usage absorbs the change), then ``next_reset_at`` on the soonest-resetting
+    row and ``expires_at`` on the soonest-expiring one. Rows are filtered by
+    ``interval``, ``balance_id`` and ``customer_entitlement_id``
+    (``buildCustomerEntitlementFilters.ts``). Without rows, setting the balance is a
+    no-op and the other three are 404.
+    """
     feature = store.feature(params.feature_id)
-    store.customer(params.customer_id, params.entity_id)
-    now = store.now()
-    if params.expires_at is not None and params.expires_at <= now:
+    if params.expires_at is not None and params.expires_at <= store.now():
         raise invalid_request("expires_at must be in the future")
+    store.customer(params.customer_id, params.entity_id)
     rows = [
         row
         for row in store.view(params.customer_id, params.entity_id, feature.id)
         if (params.interval is None or (row.interval or "one_off") == params.interval)
         and (params.balance_id is None or row.id == params.balance_id)
+        and (
+            params.customer_entitlement_id is None
+            or row.internal_id == params.customer_entitlement_id
+        )
     ]
     targets = [(row, Decimal(1)) for row in rows]
-    if params.included_grant is not None:
-        if not rows:
-            raise invalid_request(f"No balances to update for feature {feature.id}", status=404)
-        rows[0].included_grant = params.included_grant
     if params.remaining is not None and rows:
+        # runDeductionOnContextV2.lua: with a target, add_to_balance is ignored.
         total = sum((row.remaining for row in rows if not row.unlimited), ZERO)
         _apply(store, targets, total - params.remaining)
-    if params.add_to_balance is not None and rows:
+    elif params.add_to_balance is not None and rows:
         _apply(store, targets, -params.add_to_balance)
     if params.usage is not None and rows:
         current = sum((row.usage for row in rows), ZERO)
         _apply(store, targets, params.usage - current)
-    for row in rows:
-        if params.next_reset_at is not None and row.resets:
-            row.next_reset_at = int(params.next_reset_at)
-        if params.expires_at is not None:
-            row.expires_at = int(params.expires_at)
+    customer = params.customer_id
+    if params.included_grant is not None:
+        if not rows:
+            raise invalid_request(
+                f"No balances to update for feature {feature.id}, customer {customer}", 404
+            )
+        allowance = sum((row.included_grant for row in rows), ZERO)  # cusEntsToAllowance
+        target = rows[0]
+        change = params.included_grant - allowance - target.adjustment
+        target.adjustment += change
+        target.usage += change  # the balance stays: remaining unchanged
+    if params.next_reset_at is not None:
+        if not rows:
+            raise invalid_request(
+                f"No balances found for feature {feature.id}, customer {customer}", 404
+            )
+        target = _soonest(rows, "next_reset_at")
+        if not target.resets:
+            raise invalid_request(
+                f"Cannot update next reset at for lifetime balance (feature {feature.id}, "
+                f"customer {customer})"
+            )
+        target.next_reset_at = int(params.next_reset_at)
+    if params.expires_at is not None:
+        if not rows:
+            raise invalid_request(
+                f"No balances found for feature {feature.id}, customer {customer}", 404
+            )
+        target = _soonest(rows, "expires_at")
+        if target.resets and target.paid:
+            raise invalid_request(
+                f"expires_at cannot be set on a paid recurring balance (feature {feature.id}); "
+                "its lifetime follows the billing cycle"
+            )
+        target.expires_at = int(params.expires_at)

@@ -55,6 +55,7 @@ class UpdateParams:
     balance_id: str | None = None
     next_reset_at: Decimal | None = None
     expires_at: Decimal | None = None
+    customer_entitlement_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def parse_create(body: object) -> CreateParams:
 
 
 def parse_update(body: object) -> UpdateParams:
-    """Validate an update body, rejecting conflicting ways to set the balance."""
+    """Validate an update body (conflicting pairs pass, as on the server)."""
     c = Checker(body)
     customer_id = c.string("customer_id", required=True)
     feature_id = c.string("feature_id", required=True)
@@ -136,12 +137,10 @@ def parse_update(body: object) -> UpdateParams:
     balance_id = c.string("balance_id")
     next_reset_at = c.number("next_reset_at")
     expires_at = c.number("expires_at")
-    target_name = "remaining" if remaining is not None else "current_balance"
+    customer_entitlement_id = c.string("customer_entitlement_id")
+    # handleUpdateBalance.ts validates with UpdateBalanceParamsV0Schema.extend({}), which
+    # drops the schema's refinements: conflicting pairs are not refused (spec §17.3).
     target = remaining if remaining is not None else current_balance
-    if target is not None and add_to_balance is not None:
-        c.problem(f"input: Cannot specify both add_to_balance and {target_name}")
-    if target is not None and usage is not None:
-        c.problem(f"input: Cannot specify both usage and {target_name}")
     c.done()
     assert customer_id is not None
     assert feature_id is not None
@@ -157,6 +156,7 @@ def parse_update(body: object) -> UpdateParams:
         balance_id=balance_id,
         next_reset_at=next_reset_at,
         expires_at=expires_at,
+        customer_entitlement_id=customer_entitlement_id,
     )
 
 

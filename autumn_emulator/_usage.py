@@ -177,17 +177,15 @@ def _apply_track(store: Store, params: TrackParams, features: list[Feature]) -> 
                 f"Insufficient balance to deduct {num(params.value)} from feature {feature.id}",
             )
         plans.append((feature, targets, changes))
-    deductions, related, touched = [], [], []
+    deductions: list[dict[str, Any]] = []
+    applied: dict[str, Decimal] = {}
     for feature, targets, changes in plans:
         for row, _factor in targets:
-            if row.feature_id not in related:
-                related.append(row.feature_id)
             delta = changes.get(id(row), ZERO)
             if delta == 0:
                 continue
             row.usage += delta
-            if row.feature_id not in touched:
-                touched.append(row.feature_id)
+            applied[row.feature_id] = applied.get(row.feature_id, ZERO) + delta
             deductions.append(
                 {
                     "balance_id": row.id,
@@ -213,16 +211,49 @@ def _apply_track(store: Store, params: TrackParams, features: list[Feature]) -> 
     if params.event_name is not None:
         response["event_name"] = params.event_name
     response["value"] = num(params.value)
-    rendered = {fid: store.balance(customer_id, entity_id, fid) for fid in related}
-    response["balance"] = None
-    if len(related) == 1:
-        response["balance"] = rendered[related[0]]
-    elif related:
-        if len(touched) == 1:
-            response["balance"] = rendered[touched[0]]
-        response["balances"] = rendered
+    response.update(_track_balances(store, features, applied, customer_id, entity_id))
     response["deductions"] = deductions
     return response
+
+
+def _track_balances(
+    store: Store,
+    features: list[Feature],
+    applied: dict[str, Decimal],
+    customer_id: str,
+    entity_id: str | None,
+) -> dict[str, Any]:
+    """``balance`` and ``balances`` of a track answer (spec §17.5).
+
+    ``deductionToTrackResponseV2.ts``: per tracked feature, the balance shown is an
+    unlimited related feature's, else the first related feature (credit systems last)
+    that was actually deducted, else the first credit system, else the feature's own;
+    ``balance`` is set only when that picks exactly one balance the customer has.
+    ``deductionToBalancesResponseV2.ts``: ``balances`` lists every related feature
+    (``null`` where the customer has none) once there are two or more.
+    """
+    shown: dict[str, Any] = {}
+    balances: dict[str, Any] = {}
+    for feature in features:
+        relevant = [
+            f
+            for f in store.features.values()
+            if f.id == feature.id or (f.type == "credit_system" and feature.id in f.credit_schema)
+        ]
+        rendered = {f.id: store.balance(customer_id, entity_id, f.id) for f in relevant}
+        balances.update(rendered)
+        ranked = sorted(relevant, key=lambda f: f.type == "credit_system")
+        use = next((fid for fid, b in rendered.items() if b is not None and b["unlimited"]), None)
+        if use is None:
+            use = next((f.id for f in ranked if applied.get(f.id, ZERO) > 0), None)
+        if use is None:
+            use = next((f.id for f in ranked if f.id != feature.id), feature.id)
+        if rendered[use] is not None:
+            shown[use] = rendered[use]
+    result: dict[str, Any] = {"balance": next(iter(shown.values())) if len(shown) == 1 else None}
+    if len(balances) >= 2:
+        result["balances"] = balances
+    return result
 
 
 def _claim(store: Store, env: str, params: TrackParams) -> str | None:

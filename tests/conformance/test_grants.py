@@ -227,7 +227,11 @@ async def test_update_remaining_is_current_balance(autumn: AsyncAutumn, emu: Emu
 
 
 async def test_update_add_to_balance_adds_and_subtracts(autumn: AsyncAutumn, emu: Emulator) -> None:
-    """add_to_balance adds to what remains; a negative amount subtracts, even below zero."""
+    """add_to_balance adds to what remains; a negative amount subtracts, even below zero.
+
+    Below zero the breakdown's remaining is clamped at 0 and usage passes the grant
+    (``shared/utils/cusEntUtils/balanceUtils/cusEntsToCurrentBalance.ts``, spec §17.6).
+    """
     await autumn.balances.create(customer_id="c1", feature_id="messages", included=10)
     await autumn.balances.update(customer_id="c1", feature_id="messages", add_to_balance=5)
     assert emu.balances("c1")["messages"]["remaining"] == 15
@@ -236,16 +240,21 @@ async def test_update_add_to_balance_adds_and_subtracts(autumn: AsyncAutumn, emu
     assert check.allowed is False
     assert check.balance is not None
     assert check.balance.breakdown is not None
-    assert check.balance.breakdown[0].remaining == -5
+    assert (check.balance.breakdown[0].remaining, check.balance.breakdown[0].usage) == (0, 15)
 
 
 async def test_update_granted_balance_changes_the_grant(autumn: AsyncAutumn, emu: Emulator) -> None:
-    """granted_balance on update reaches today's server as included_grant and changes the grant."""
+    """granted_balance on update reaches today's server as included_grant and changes the grant.
+
+    The grant moves through an adjustment and the balance is left alone: remaining stays
+    6 and usage absorbs the difference
+    (``server/src/internal/balances/updateBalance/v2/updateIncludedGrantV2.ts``, §17.3).
+    """
     await autumn.balances.create(customer_id="c1", feature_id="messages", included=10)
     await autumn.balances.track(customer_id="c1", feature_id="messages", value=4)
     await autumn.balances.update(customer_id="c1", feature_id="messages", granted_balance=20)
     balance = emu.balances("c1")["messages"]
-    assert (balance["granted"], balance["usage"], balance["remaining"]) == (20, 4, 16)
+    assert (balance["granted"], balance["usage"], balance["remaining"]) == (20, 14, 6)
 
 
 async def test_update_interval_filters_which_balance_changes(

@@ -113,11 +113,17 @@ async def test_track_needs_exactly_one_of_feature_or_event(api: Api) -> None:
     assert reply.status == 400
 
 
-async def test_update_rejects_current_balance_with_add_to_balance(api: Api) -> None:
-    """current_balance and add_to_balance together are 400 invalid_inputs."""
+async def test_update_current_balance_wins_over_add_to_balance(api: Api, emu: Emulator) -> None:
+    """current_balance with add_to_balance is accepted and the target wins.
+
+    ``server/src/internal/balances/handlers/handleUpdateBalance.ts`` validates with
+    ``.extend({})``, which drops the schema's refinements, and
+    ``runDeductionOnContextV2.lua`` ignores the addition when a target is set (§17.3).
+    """
+    await grant(api, amount=10)
     reply = await api.update(feature_id="messages", current_balance=5, add_to_balance=1)
-    assert (reply.status, reply.json["code"]) == (400, "invalid_inputs")
-    assert "Cannot specify both add_to_balance and current_balance" in reply.json["message"]
+    assert reply.status == 200
+    assert emu.balances("c1")["messages"]["remaining"] == 5
 
 
 async def test_unknown_feature_is_404_feature_not_found(api: Api) -> None:

@@ -288,11 +288,16 @@ async def test_update_add_to_balance_adds_past_the_grant(api: Api, emu: Emulator
 
 
 async def test_update_included_grant_and_usage(api: Api, emu: Emulator) -> None:
-    """included_grant changes the grant and usage sets the usage."""
+    """usage is set first, then included_grant moves the grant and leaves the balance.
+
+    ``server/src/internal/balances/updateBalance/v2/updateBalanceV2.ts`` runs usage before
+    included_grant; ``updateIncludedGrantV2.ts`` sets an adjustment, so the balance (-10,
+    shown as 0) stays and usage absorbs the 40 added to the grant.
+    """
     await grant(api, amount=10)
     assert (await api.update(feature_id="messages", included_grant=50, usage=20)).status == 200
     balance = emu.balances("c1")["messages"]
-    assert (balance["granted"], balance["usage"], balance["remaining"]) == (50, 20, 30)
+    assert (balance["granted"], balance["usage"], balance["remaining"]) == (50, 60, 0)
 
 
 async def test_update_included_grant_without_balances_is_404(api: Api) -> None:
