@@ -1,8 +1,11 @@
 """Request bodies: check every argument, then build the JSON the server reads.
 
 Pure functions, run before anything is sent: a bad argument is a ``UsageError`` naming
-the field. The documented (2.1) parameter names stay public; the wire names follow what
-today's server reads (spec §8).
+the field. The documented (2.1) parameter names stay public; on the wire the SDK sends
+the public names of today's schema (``included_grant``, ``remaining``) rather than the
+ones the server marks ``internal: true`` (``granted_balance``, ``current_balance``):
+every API version the SDK supports (2.1 to 2.5) reads them, since no request transform
+touches these operations (spec §17.1, §17.3, §17.4).
 """
 
 from __future__ import annotations
@@ -122,7 +125,8 @@ def build_create(
     rollover: object,
     next_reset_at: object,
 ) -> dict[str, Any]:
-    """Body of ``balances.create``; ``included`` goes on the wire as ``granted_balance``."""
+    """Body of ``balances.create``; ``included`` and ``granted_balance`` go on the wire as
+    ``included_grant``, the public name (``createBalanceParamsV0ToPlanItemV0.ts``)."""
     from .models import coerce_reset  # noqa: PLC0415 (models import attrs classes lazily)
 
     body: dict[str, Any] = {
@@ -136,11 +140,10 @@ def build_create(
     _same_or_conflict("included", inc, "granted_balance", granted)
     _same_or_conflict("included", inc, "included_grant", grant)
     _same_or_conflict("granted_balance", granted, "included_grant", grant)
-    # Today's server ignores ``included``; ``granted_balance`` is read by every version.
-    if inc is not None or granted is not None:
-        body["granted_balance"] = inc if inc is not None else granted
-    if grant is not None:
-        body["included_grant"] = grant
+    # The server ignores ``included`` and marks ``granted_balance`` internal.
+    amount = next((a for a in (grant, inc, granted) if a is not None), None)
+    if amount is not None:
+        body["included_grant"] = amount
     _opt_bool(body, "unlimited", unlimited)
     if reset is not None:
         model = coerce_reset(reset, field="reset")  # type: ignore[arg-type]
@@ -184,9 +187,9 @@ def build_update(
 ) -> dict[str, Any]:
     """Body of ``balances.update``.
 
-    ``current_balance`` and ``remaining`` are one setting (sent as ``current_balance``,
-    read by every server version). ``granted_balance`` is sent as both ``granted_balance``
-    (older servers) and ``included_grant`` (today's server, which ignores the former).
+    ``current_balance`` and ``remaining`` are one setting, sent as ``remaining`` (the
+    public name; ``current_balance`` is its internal alias). ``granted_balance``, which
+    today's server no longer reads, is sent as ``included_grant``.
     """
     from .models import coerce_interval  # noqa: PLC0415
 
@@ -210,7 +213,7 @@ def build_update(
     if target is not None and use is not None:
         raise UsageError("usage cannot be combined with current_balance (remaining)", field="usage")
     if target is not None:
-        body["current_balance"] = target
+        body["remaining"] = target
     if add is not None:
         body["add_to_balance"] = add
     if use is not None:
@@ -218,8 +221,6 @@ def build_update(
     granted = None if granted_balance is None else finite_number(granted_balance, "granted_balance")
     grant = None if included_grant is None else finite_number(included_grant, "included_grant")
     _same_or_conflict("granted_balance", granted, "included_grant", grant)
-    if granted is not None:
-        body["granted_balance"] = granted
     if granted is not None or grant is not None:
         body["included_grant"] = grant if grant is not None else granted
     if interval is not None:

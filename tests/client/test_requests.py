@@ -73,10 +73,15 @@ def track(**kw: Any) -> dict[str, Any]:
     return build_track(**{**base, "customer_id": "c", **kw})
 
 
-def test_included_goes_on_the_wire_as_granted_balance() -> None:
-    """included is sent as granted_balance, the name every server version reads."""
+def test_included_goes_on_the_wire_as_included_grant() -> None:
+    """included (and granted_balance) are sent as included_grant, the public name.
+
+    ``shared/api/balances/create/createBalanceParams.ts`` marks ``granted_balance``
+    internal and has no ``included`` (spec §17.4).
+    """
     body = create(included=100)
-    assert body == {"customer_id": "c", "feature_id": "f", "granted_balance": 100}
+    assert body == {"customer_id": "c", "feature_id": "f", "included_grant": 100}
+    assert create(granted_balance=7)["included_grant"] == 7
 
 
 def test_unset_fields_are_not_sent() -> None:
@@ -112,12 +117,16 @@ def test_aware_datetime_becomes_milliseconds() -> None:
     assert create(included=1, expires_at=when)["expires_at"] == 1893456000000
 
 
-def test_update_sends_remaining_as_current_balance_and_grant_under_both_names() -> None:
-    """remaining travels as current_balance; granted_balance also as included_grant."""
-    assert update(remaining=5)["current_balance"] == 5
+def test_update_sends_the_public_names_remaining_and_included_grant() -> None:
+    """current_balance travels as remaining; granted_balance as included_grant.
+
+    ``shared/api/balances/update/updateBalanceParams.ts``: ``remaining`` and
+    ``included_grant`` are public, ``current_balance`` internal, ``granted_balance``
+    dropped (spec §17.3).
+    """
+    assert update(current_balance=5) == {"customer_id": "c", "feature_id": "f", "remaining": 5}
     body = update(granted_balance=50, current_balance=10)
-    assert body["granted_balance"] == 50
-    assert body["included_grant"] == 50
+    assert body == {"customer_id": "c", "feature_id": "f", "remaining": 10, "included_grant": 50}
 
 
 @pytest.mark.parametrize(

@@ -97,7 +97,7 @@ def drop_connection() -> Handler:
             {
                 "feature_id": "messages",
                 "customer_id": "cus_1",
-                "granted_balance": 100,
+                "included_grant": 100,
                 "reset": {"interval": "month"},
                 "entity_id": "ent_1",
             },
@@ -115,7 +115,7 @@ def drop_connection() -> Handler:
             {
                 "customer_id": "cus_1",
                 "feature_id": "messages",
-                "current_balance": 5,
+                "remaining": 5,
                 "interval": "month",
             },
             "balances_update_response.json",

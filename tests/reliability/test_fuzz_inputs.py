@@ -428,12 +428,9 @@ def expect_create(a: dict[str, Any]) -> dict[str, Any]:
         None if a[name] is None else want_number(a[name])
         for name in ("included", "granted_balance", "included_grant")
     )
-    agree(inc, granted, grant)
-    amount = agree(inc, granted)
+    amount = agree(inc, granted, grant)
     if amount is not None:
-        body["granted_balance"] = amount  # ``included`` on the wire, as every server reads
-    if grant is not None:
-        body["included_grant"] = grant
+        body["included_grant"] = amount  # the public name (spec §17.4)
     put(body, "unlimited", a["unlimited"], want_bool)
     if a["unlimited"] is True and agree(inc, granted, grant) is not None:
         raise Invalid
@@ -464,12 +461,10 @@ def expect_update(a: dict[str, Any]) -> dict[str, Any]:
     target = agree(current, remaining)  # one setting under two names
     if target is not None and (add is not None or usage is not None):
         raise Invalid
-    for name, value in (("current_balance", target), ("add_to_balance", add), ("usage", usage)):
+    for name, value in (("remaining", target), ("add_to_balance", add), ("usage", usage)):
         if value is not None:
-            body[name] = value
+            body[name] = value  # the public names (spec §17.3)
     grant_value = agree(granted, grant)
-    if granted is not None:
-        body["granted_balance"] = granted
     if grant_value is not None:
         body["included_grant"] = grant_value  # the name today's server reads
     put(body, "interval", a["interval"], want_interval)
