@@ -125,21 +125,55 @@ async def test_coalescing_keeps_distinct_and_non_plain_events_apart(
     assert summary(ledger)[2] == 6 + 3 - 3 + 3 + 2
 
 
-@pytest.mark.parametrize("mode", ["track", "batch_track"])
+async def test_batch_track_drops_an_unknown_customer_out_of_sight(
+    emu: Emulator, autumn: AsyncAutumn
+) -> None:
+    """batch_track accepts an unknown customer's event and the server drops it later.
+
+    ``server/src/internal/balances/track/runBatchTrack.ts`` checks only features up front
+    and ``server/src/queue/processMessage.ts`` drops the event without retry: the batcher
+    sees success, so customers must exist before their usage is batched (spec §17.7).
+    """
+    errors: list[object] = []
+    async with autumn.batcher(mode="batch_track", on_error=lambda e, x: errors.append(x)) as b:
+        for i in range(9):
+            await b.track(customer_id="c1", feature_id="messages", value=i + 1)
+        await b.track(customer_id="nobody", feature_id="messages", idempotency_key="bad")
+        await b.flush()
+        stats = b.stats
+    assert (errors, stats.delivered, stats.failed) == ([], 10, 0)
+    assert summary(emu.ledger()) == (9, 9, 45)
+    assert [(e["idempotency_key"], e["code"]) for e in emu.dropped()] == [
+        ("bad", "customer_not_found")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "bad"),
+    [
+        ("track", {"customer_id": "nobody", "feature_id": "messages"}),
+        # batch_track refuses only unknown features up front (runBatchTrack.ts).
+        ("batch_track", {"customer_id": "c1", "feature_id": "nope"}),
+    ],
+)
 async def test_permanent_refusal_goes_to_on_error_once(
-    emu: Emulator, autumn: AsyncAutumn, mode: str, caplog: pytest.LogCaptureFixture
+    emu: Emulator,
+    autumn: AsyncAutumn,
+    mode: str,
+    bad: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A 4xx is final: ``on_error`` gets the event, the others in its batch get through."""
     errors: list[tuple[UsageEvent, BaseException]] = []
     async with autumn.batcher(mode=mode, on_error=lambda e, x: errors.append((e, x))) as b:
         for i in range(9):
             await b.track(customer_id="c1", feature_id="messages", value=i + 1)
-        await b.track(customer_id="nobody", feature_id="messages", idempotency_key="bad")
+        await b.track(**bad, idempotency_key="bad")
         await b.flush()
         stats = b.stats
     assert [(e.idempotency_key, e.count) for e, _ in errors] == [("bad", 1)]
     assert isinstance(errors[0][1], (NotFoundError, BadRequestError))
-    assert errors[0][0].body["customer_id"] == "nobody"
+    assert {k: errors[0][0].body[k] for k in bad} == bad
     assert (stats.delivered, stats.failed, stats.retried) == (9, 1, 0)
     assert summary(emu.ledger()) == (9, 9, 45)
     assert any(r.levelno == logging.WARNING and "bad" in r.getMessage() for r in caplog.records)
