@@ -13,7 +13,14 @@ from ._checks import new_key
 from ._client import Replayed
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError
-from ._requests import build_check, build_create, build_track, build_update
+from ._requests import (
+    CREATE_AMOUNT_HINT,
+    build_check,
+    build_create,
+    build_track,
+    build_update,
+    create_without_amount,
+)
 from ._retry import RetryConfig
 
 if TYPE_CHECKING:
@@ -102,12 +109,16 @@ class AsyncBalances:
     ) -> BalancesCreateResponse:
         """Grant a standalone balance of ``feature_id`` to a customer (or one of its entities).
 
-        ``included`` is the amount granted (sent as ``granted_balance``, which every server
-        version reads); ``unlimited=True`` grants without limit; ``reset`` makes it recur
+        ``included`` is the amount granted (sent as ``included_grant``, the public name);
+        ``unlimited=True`` grants without limit; ``reset`` makes it recur
         (``"month"``, ``{"interval": "month", "interval_count": 1}`` or a
         :class:`BalancesCreateReset`); ``expires_at`` (Unix ms or an aware datetime) ends
         it. ``included_grant``, ``balance_id``, ``rollover`` and ``next_reset_at`` are read
         by today's server only. Sent with an ``Idempotency-Key`` reused on every retry.
+
+        A metered feature needs ``included`` or ``unlimited=True``; the SDK cannot tell a
+        metered feature from a boolean one, so a create without either is sent, and
+        Autumn's 500 ``invalid_inputs`` comes back with a message saying what is missing.
         """
         body = build_create(
             customer_id=customer_id,
@@ -123,7 +134,15 @@ class AsyncBalances:
             rollover=rollover,
             next_reset_at=next_reset_at,
         )
-        return await self._mutate("create", body, models.BalancesCreateResponse, retries, timeout)
+        try:
+            return await self._mutate(
+                "create", body, models.BalancesCreateResponse, retries, timeout
+            )
+        except InternalServerError as exc:
+            if exc.code == "invalid_inputs" and create_without_amount(body):
+                exc.message = f"{exc.message} ({CREATE_AMOUNT_HINT})"
+                exc.args = (exc.message,)
+            raise
 
     async def update(
         self,
@@ -150,8 +169,9 @@ class AsyncBalances:
         ``current_balance`` (alias ``remaining``) sets what is left; ``add_to_balance``
         adds to it (negative subtracts); the two cannot be combined. ``interval`` or
         ``balance_id`` pick which balance when there are several. ``granted_balance``
-        sets the grant (sent as ``granted_balance`` and as ``included_grant``, the name
-        today's server reads). Sent with an ``Idempotency-Key`` reused on every retry.
+        (or ``included_grant``) sets the grant, sent as ``included_grant``: Autumn moves
+        the grant through an adjustment and leaves what remains unchanged. Sent with an
+        ``Idempotency-Key`` reused on every retry.
         """
         body = build_update(
             customer_id=customer_id,

@@ -19,11 +19,13 @@ from ._checks import finite_number
 from ._errors import UsageError
 
 __all__ = [
+    "CREATE_AMOUNT_HINT",
     "build_check",
     "build_create",
     "build_track",
     "build_update",
     "check_id",
+    "create_without_amount",
 ]
 
 
@@ -108,6 +110,19 @@ def _same_or_conflict(a_name: str, a: float | None, b_name: str, b: float | None
         raise UsageError(
             f"{a_name}={a!r} conflicts with {b_name}={b!r}; give one of them", field=a_name
         )
+
+
+#: Added to Autumn's bare ``input: Invalid input`` (500 ``invalid_inputs``) when a create
+#: named no amount: the SDK cannot know the feature's type, so it does not refuse first.
+CREATE_AMOUNT_HINT = (
+    "balances.create sent no amount: a metered feature needs included (or included_grant) "
+    "or unlimited=True; a boolean feature takes neither, a credit system may take none"
+)
+
+
+def create_without_amount(body: Mapping[str, Any]) -> bool:
+    """Whether a create body names neither an amount nor ``unlimited``."""
+    return "included_grant" not in body and "unlimited" not in body
 
 
 def build_create(
@@ -269,11 +284,15 @@ def build_track(
 ) -> dict[str, Any]:
     """Body of ``balances.track``: exactly one of ``feature_id`` / ``event_name``."""
     body: dict[str, Any] = {"customer_id": check_id(customer_id, "customer_id")}
-    if (feature_id is None) == (event_name is None):
+    if feature_id is None and event_name is None:
         raise UsageError(
-            "give exactly one of feature_id or event_name"
-            + (" (both were given)" if feature_id is not None else ""),
+            "track needs feature_id (the feature to deduct from) or event_name (an event "
+            "that features listen to); neither was given",
             field="feature_id",
+        )
+    if feature_id is not None and event_name is not None:
+        raise UsageError(
+            "give exactly one of feature_id or event_name (both were given)", field="feature_id"
         )
     if feature_id is not None:
         body["feature_id"] = check_id(feature_id, "feature_id")

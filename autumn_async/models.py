@@ -144,7 +144,13 @@ class Feature:
 @attrs.frozen(kw_only=True)
 class Breakdown:
     """One underlying grant of a balance: a plan item, or a standalone balance
-    (``plan_id`` ``None``). ``remaining`` may be negative when in overage."""
+    (``plan_id`` ``None``).
+
+    ``remaining`` is never negative: Autumn clamps it at 0 in overage. ``usage`` is not
+    clamped: it passes ``included_grant`` in overage and goes negative when the balance
+    was set above the grant. ``reset`` is ``{"interval": "one_off", "resets_at": None}``
+    for a grant that never resets (``None`` only for continuous-use features and on the
+    single synthetic row of an unlimited balance)."""
 
     id: str = ""
     plan_id: str | None = None
@@ -162,8 +168,10 @@ class Breakdown:
 class Balance:
     """A customer's balance on one feature, summed over its grants.
 
-    ``remaining`` stays at 0 in overage while ``usage`` may exceed ``granted``; both are
-    0 for an unlimited balance. ``next_reset_at`` is Unix ms or ``None``.
+    ``remaining`` stays at 0 in overage while ``usage`` may exceed ``granted`` (and is
+    negative when the balance was set above the grant). An unlimited balance has
+    ``granted`` and ``remaining`` 0 and one synthetic ``breakdown`` row.
+    ``next_reset_at`` is Unix ms or ``None``.
     """
 
     feature_id: str
