@@ -160,3 +160,41 @@ async def test_admin_clock_advances_time(api: Api, emu: Emulator) -> None:
     before = emu.state.now()
     reply = await api.post("/_emulator/clock", {"advance_ms": 5000})
     assert reply.json["now"] == before + 5000
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ({"route": "/v1/balances.create", "status": 202}, "202 is answered only by"),
+        ({"route": TRACK, "kind": "error_after", "status": 404}, "error_after answers a 5xx"),
+        ({"route": TRACK, "kind": "in_flight", "drop": "yes"}, "drop: must be a boolean"),
+    ],
+)
+async def test_fault_options_are_validated(
+    api: Api, fault: dict[str, object], problem: str
+) -> None:
+    """A 202 off check/track, a non-5xx error_after or a non-boolean flag is 400."""
+    reply = await api.post("/_emulator/faults", fault)
+    assert (reply.status, reply.json["code"]) == (400, "invalid_inputs")
+    assert problem in reply.json["message"]
+
+
+async def test_gateway_fault_answers_html_without_autumn_json(api: Api, emu: Emulator) -> None:
+    """gateway: true answers a proxy's HTML 502: no JSON body, nothing processed."""
+    await grant(api)
+    emu.set_fault(TRACK, "status", status=502, gateway=True)
+    reply = await api.track(feature_id="messages")
+    assert reply.status == 502
+    assert reply.headers["Content-Type"].startswith("text/html")
+    assert "Bad Gateway" in reply.text
+    assert emu.ledger() == []
+
+
+async def test_in_flight_drop_resets_the_client_and_keeps_the_key(api: Api, emu: Emulator) -> None:
+    """in_flight with drop: the client's connection is reset while the request holds its key."""
+    await grant(api)
+    emu.set_fault(TRACK, "in_flight", latency_ms=300, drop=True, count=1)
+    with pytest.raises(aiohttp.ClientError):
+        await api.track(feature_id="messages", idempotency_key="d1")
+    reply = await api.track(feature_id="messages", idempotency_key="d1")
+    assert (reply.status, reply.json["code"]) == (409, "duplicate_idempotency_key")
