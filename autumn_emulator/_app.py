@@ -89,8 +89,9 @@ def _rate_headers(route: str, *, remaining: int | None = None, reset: int = 1) -
     }
 
 
-def _error(exc: ApiError, env: str) -> web.Response:
-    headers = dict(exc.headers)
+def _error(exc: ApiError, env: str, route: str | None = None) -> web.Response:
+    # Past authentication every answer has gone through the route's rate limiter.
+    headers = {**(_rate_headers(route) if route else {}), **exc.headers}
     if exc.status == 503:
         headers.setdefault("Retry-After", "1")
     return web.json_response(exc.body(env), status=exc.status, headers=headers)
@@ -208,7 +209,9 @@ async def _process(
                     store.release(scope, key)
             raise
     except ApiError as exc:
-        return _error(exc, env if exc.status != 401 else "sandbox")
+        if exc.status == 401:
+            return _error(exc, "sandbox")
+        return _error(exc, env, request.path)
     except Exception:
         logger.exception("emulator bug while serving %s", request.path)
         return _error(ApiError(500, "internal_error", "Internal server error"), env)
@@ -217,7 +220,8 @@ async def _process(
         # (an error >= 400 other than 409), so a resend under the same key applies again.
         for scope, key in claims:
             store.release(scope, key)
-        return _error(ApiError(fault.status, "internal_error", "Internal server error"), env)
+        error = ApiError(fault.status, "internal_error", "Internal server error")
+        return _error(error, env, request.path)
     headers = _rate_headers(request.path)
     return web.json_response(result, status=status, headers=headers)
 

@@ -16,6 +16,7 @@ import pytest
 from autumn_async import (
     AsyncAutumn,
     AuthenticationError,
+    NotFoundError,
     PermissionDeniedError,
     RateLimitError,
 )
@@ -84,6 +85,14 @@ def test_rate_limit_error_without_the_headers_reports_none() -> None:
         "Too many requests", status_code=429, headers={"RateLimit-Limit": "lots"}
     )
     assert (error.limit, error.remaining, error.reset, error.policy) == (None, None, None, None)
+
+
+async def test_an_error_past_authentication_carries_the_bucket_too(emu: Emulator) -> None:
+    """A 404 has passed the rate limiter: its error carries the RateLimit-* headers."""
+    async with client(emu) as autumn:
+        with pytest.raises(NotFoundError) as info:
+            await autumn.balances.check(customer_id="ghost", feature_id="messages")
+    assert info.value.headers["RateLimit-Policy"] == "10000;w=1"
 
 
 async def test_every_answer_carries_the_route_bucket(emu: Emulator) -> None:
