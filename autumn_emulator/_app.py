@@ -15,7 +15,7 @@ from aiohttp import web
 from ._api_errors import ApiError
 from ._faults import RATE_LIMIT_TEXT, Decision, Fault, FaultSet, parse_fault
 from ._state import EmulatorState
-from ._usage import releases_key
+from ._tracking import releases_key
 from ._validation import authenticate, env_for_key, parse_api_version
 
 __all__ = ["CONTEXT", "EmulatorContext", "V1_ROUTES", "create_app"]

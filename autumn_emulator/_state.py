@@ -14,15 +14,8 @@ from ._params import (
     parse_update,
 )
 from ._store import Store
-from ._usage import (
-    StagedTrack,
-    batch_track,
-    begin_track,
-    check,
-    check_fallback,
-    finish_track,
-    track,
-)
+from ._tracking import StagedTrack, batch_track, begin_track, finish_track, track
+from ._usage import check, check_fallback
 from ._validation import DEFAULT_VERSION, Checker
 
 __all__ = ["EmulatorState"]
