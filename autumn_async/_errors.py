@@ -327,6 +327,7 @@ def _redirect(status_code: int, headers: Mapping[str, str], text: str) -> Redire
     location = _header(headers, "location")
     if location is not None:
         location = _without_userinfo(location.strip())
+        headers = {k: location if k.lower() == "location" else v for k, v in headers.items()}
     where = f"to {location}" if location else "without a Location"
     error = RedirectError(
         f"Autumn answered {status_code}, a redirect {where}; the SDK never follows "

@@ -76,6 +76,7 @@ _PER_REQUEST_DECOMPRESS = (
 )
 #: The only encodings the SDK asks for, and inflates itself with a bound on the output.
 _ACCEPT_ENCODING = "gzip, deflate"
+_INFLATE_STEP = 256 * 1024
 
 
 class AiohttpTransport:
@@ -352,8 +353,9 @@ class AiohttpTransport:
                     inflater = _inflater(encoding, chunk[0])
                 data = chunk
                 while data and not inflater.eof:
-                    # At most one byte past the cap, so an oversized body is known at once.
-                    piece = inflater.decompress(data, limit - size + 1)
+                    # Small steps, and at most one byte past the cap: the memory held is
+                    # the cap plus one step, and an oversized body is known at once.
+                    piece = inflater.decompress(data, min(_INFLATE_STEP, limit - size + 1))
                     size += len(piece)
                     if size > limit:
                         raise _too_large(resp.status, limit)
