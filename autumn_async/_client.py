@@ -359,8 +359,10 @@ class AsyncAutumn:
         try:
             return serde.structure(serde.loads(body), cls)  # type: ignore[no-any-return]
         except (serde.SerdeError, RecursionError) as exc:
-            text = redact_secret(body[:10_000].decode("utf-8", errors="replace"), self.__secret_key)
+            secret = self.__secret_key
+            text = redact_secret(body[:10_000].decode("utf-8", errors="replace"), secret)
             reason = "is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            reason = redact_secret(reason, secret)
             raise ResponseValidationError(
                 f"Autumn's {status} answer does not fit {cls.__name__}: {reason}",
                 status_code=status,
