@@ -12,6 +12,7 @@ policy needs: whether the request may have reached the server.
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import os
 import ssl as _ssl
@@ -111,10 +112,17 @@ class AiohttpTransport:
         self._ssl = ssl
         self._owned_session = session
         self._max_bytes = max_response_bytes
-        self._proxy, self._proxy_auth = _split_proxy(proxy)
+        # aiohttp merges a session's default headers into the proxy's: with a proxy, our
+        # Authorization would go to the proxy as Proxy-Authorization, in clear text even
+        # on CONNECT for https://. Then every request carries the headers itself instead.
+        self._session_headers = self._headers if proxy is None else {}
         self._extra: dict[str, Any] = {"allow_redirects": False}
-        if self._proxy is not None:
-            self._extra.update(proxy=self._proxy, proxy_auth=self._proxy_auth)
+        # Sent to the proxy only: on CONNECT for https://, on each request for http://.
+        self._proxy_authorization: dict[str, str] = {}
+        if proxy is not None:
+            self._extra["proxy"], self._proxy_authorization = _split_proxy(proxy)
+            if self._proxy_authorization:
+                self._extra["proxy_headers"] = self._proxy_authorization
         # Only a caller's session on an aiohttp too old to switch decompression off per
         # request inflates for us; _read_capped then counts the inflated bytes instead.
         self._aiohttp_inflates = False
@@ -177,7 +185,7 @@ class AiohttpTransport:
         )
         session = aiohttp.ClientSession(
             connector=connector,
-            headers=self._headers,
+            headers=self._session_headers,
             timeout=self._client_timeout(self._default_timeout),
             # Decompressed here, with a bound (see _read_body); the environment's proxy
             # settings are read by the client's options, never ~/.netrc.
@@ -270,10 +278,17 @@ class AiohttpTransport:
                 await gate.acquire()
             if client_timeout is None and timeout is not self._default_timeout:
                 client_timeout = self._client_timeout(timeout)
-            headers: Mapping[str, str] | None = request.headers or None
+            if self._session_headers:
+                headers: Mapping[str, str] | None = request.headers or None
+            else:
+                headers = {**self._headers, **request.headers}
         else:
             client_timeout = self._client_timeout(timeout)
             headers = {**self._headers, **request.headers}
+        if self._proxy_authorization and request.url.startswith("http:"):
+            # A plain-http request goes to the proxy as it is (no tunnel): aiohttp sends
+            # proxy_headers only on CONNECT.
+            headers = {**(headers or {}), **self._proxy_authorization}
         try:
             if client_timeout is None:
                 # The session already carries the client's timeouts.
@@ -405,15 +420,15 @@ async def _acquire(gate: asyncio.Semaphore, seconds: float) -> bool:
     return True
 
 
-def _split_proxy(proxy: str | None) -> tuple[URL | None, aiohttp.BasicAuth | None]:
-    """The proxy URL without its credentials, and the credentials as proxy auth."""
-    if proxy is None:
-        return None, None
+def _split_proxy(proxy: str) -> tuple[URL, dict[str, str]]:
+    """``proxy`` without its credentials, and the credentials as a ``Proxy-Authorization``
+    header (aiohttp 3.14 deprecates ``BasicAuth``)."""
     url = URL(proxy)
     if url.user is None:
-        return url, None
-    auth = aiohttp.BasicAuth(url.user, url.password or "")
-    return url.with_user(None).with_password(None), auth
+        return url, {}
+    secret = f"{url.user}:{url.password or ''}".encode()
+    header = "Basic " + base64.b64encode(secret).decode("ascii")
+    return url.with_user(None), {"Proxy-Authorization": header}
 
 
 def _too_large(status: int, limit: int) -> ResponseValidationError:
