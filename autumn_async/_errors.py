@@ -287,17 +287,19 @@ def error_from_response(
     ``secret`` (the client's own key) is redacted from everything the server sent before
     it is kept: the body, the message, the code and the headers.
     """
-    text = redact_secret(body.decode("utf-8", errors="replace"), secret)
+    raw = body.decode("utf-8", errors="replace")
+    # Only what is kept is redacted (a body may be megabytes; the kept part is 10,000 chars).
+    text = redact_secret(raw[:_MAX_BODY_CHARS], secret)
     headers = _redact_headers(headers, secret)
     code: str | None = None
     env: str | None = None
     message = ""
     try:
-        parsed = json.loads(text) if text else None
+        parsed = json.loads(raw) if raw else None
     except (ValueError, RecursionError):  # junk, or nesting deep enough to be hostile
         parsed = None
     if isinstance(parsed, dict):
-        # Redacted again once parsed: JSON escapes (\u0061...) hide the key from the raw text.
+        # Redacted once parsed: JSON escapes (\u0061...) hide the key from the raw text.
         raw_message = parsed.get("message")
         if isinstance(raw_message, str):
             message = redact_secret(raw_message, secret)
@@ -306,7 +308,9 @@ def error_from_response(
         raw_env = parsed.get("env")
         env = redact_secret(raw_env, secret) if isinstance(raw_env, str) else None
     if not message:
-        message = text.strip()[:500] or f"HTTP {status_code} with an empty body"
+        message = (
+            redact_secret(raw.strip()[:500], secret) or f"HTTP {status_code} with an empty body"
+        )
     if 300 <= status_code < 400:
         return _redirect(status_code, headers, text)
     cls = _STATUS_CLASSES.get(status_code)
@@ -317,7 +321,7 @@ def error_from_response(
         "code": code,
         "env": env,
         "headers": headers,
-        "body": text[:_MAX_BODY_CHARS],
+        "body": text,
         "retry_after": parse_retry_after(_header(headers, "retry-after"), now=now),
     }
     return cls(message, **kwargs)
@@ -334,7 +338,7 @@ def _redirect(status_code: int, headers: Mapping[str, str], text: str) -> Redire
         "redirects (is server_url right? https://, and no path?)",
         status_code=status_code,
         headers=headers,
-        body=text[:_MAX_BODY_CHARS],
+        body=text,
     )
     error.location = location
     return error
