@@ -31,7 +31,7 @@ from ._errors import (
     redact_secret,
 )
 from ._http import Request
-from ._options import ClientOptions, resolve_secret_key
+from ._options import ClientOptions, SecretKey
 from ._retry import NO_RETRIES, RetryConfig, RetryState
 from ._version import __version__
 
@@ -97,7 +97,10 @@ class AsyncAutumn:
         trust_env: bool = False,
         allow_insecure_http: bool = False,
     ) -> None:
-        key = resolve_secret_key(secret_key)
+        # No frame a construction error passes through may hold the key in a local: it is
+        # wrapped at once, and checked (and unwrapped) only after every other option.
+        secret = SecretKey.wrap(secret_key)
+        del secret_key
         self._options = ClientOptions.build(
             server_url=server_url,
             x_api_version=x_api_version,
@@ -113,13 +116,13 @@ class AsyncAutumn:
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
         )
-        self.__secret_key = key
+        self.__secret_key = secret.checked()
         self._session = session
         self._transport: AsyncTransport | None = transport
         self._closed = False
         # Built once: the hot path only adds an Idempotency-Key where needed.
         self._headers: dict[str, str] = {
-            "Authorization": f"Bearer {key}",
+            "Authorization": "Bearer " + self.__secret_key,
             "x-api-version": self._options.x_api_version,
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -129,6 +132,9 @@ class AsyncAutumn:
         self._balances: AsyncBalances | None = None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_AsyncAutumn__secret_key"):
+            # Shown by tracebacks with locals when building the client failed.
+            return "AsyncAutumn(<not built>)"
         return (
             f"AsyncAutumn(server_url={self.server_url!r}, x_api_version={self.x_api_version!r}, "
             f"secret_key={_mask(self.__secret_key)!r})"
@@ -359,10 +365,10 @@ class AsyncAutumn:
         try:
             return serde.structure(serde.loads(body), cls)  # type: ignore[no-any-return]
         except (serde.SerdeError, RecursionError) as exc:
-            secret = self.__secret_key
-            text = redact_secret(body[:10_000].decode("utf-8", errors="replace"), secret)
+            # The key is never bound to a local here: this frame is on the raise path.
+            text = redact_secret(body[:10_000].decode("utf-8", errors="replace"), self.__secret_key)
             reason = "is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            reason = redact_secret(reason, secret)
+            reason = redact_secret(reason, self.__secret_key)
             raise ResponseValidationError(
                 f"Autumn's {status} answer does not fit {cls.__name__}: {reason}",
                 status_code=status,

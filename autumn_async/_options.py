@@ -26,21 +26,42 @@ from ._config import (
 from ._errors import UsageError
 from ._retry import NO_RETRIES, RetryConfig
 
-__all__ = ["ClientOptions", "resolve_secret_key"]
+__all__ = ["ClientOptions", "SecretKey"]
 
 
-def resolve_secret_key(secret_key: object) -> str:
-    """The key given, else ``AUTUMN_SECRET_KEY``; never echoed in an error."""
-    key = secret_key if secret_key is not None else os.environ.get(ENV_SECRET_KEY)
-    if key is None:
-        raise UsageError(
-            f"no secret key: pass secret_key=... or set {ENV_SECRET_KEY}", field="secret_key"
-        )
-    if not isinstance(key, str) or not key.strip():
-        raise UsageError("secret_key must be a non-empty string", field="secret_key")
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
-        raise UsageError("secret_key contains whitespace or control characters", field="secret_key")
-    return key
+class SecretKey:
+    """The secret key while a client is being built: its repr hides it, so a traceback
+    with locals or an error tracker shows nothing of it. :meth:`checked` validates it
+    without ever binding it to a local of a frame that raises."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    @classmethod
+    def wrap(cls, secret_key: object) -> SecretKey:
+        """The key given, else ``AUTUMN_SECRET_KEY``; already a ``SecretKey`` is kept."""
+        if isinstance(secret_key, SecretKey):
+            return secret_key
+        return cls(secret_key if secret_key is not None else os.environ.get(ENV_SECRET_KEY))
+
+    def __repr__(self) -> str:
+        return "SecretKey(<hidden>)"
+
+    def checked(self) -> str:
+        """The key, or a UsageError that never repeats it."""
+        if self._value is None:
+            raise UsageError(
+                f"no secret key: pass secret_key=... or set {ENV_SECRET_KEY}", field="secret_key"
+            )
+        if not isinstance(self._value, str) or not self._value.strip():
+            raise UsageError("secret_key must be a non-empty string", field="secret_key")
+        if not all(ch.isprintable() and not ch.isspace() for ch in self._value):
+            raise UsageError(
+                "secret_key contains whitespace or control characters", field="secret_key"
+            )
+        return self._value
 
 
 @attrs.frozen(kw_only=True)

@@ -22,6 +22,7 @@ from autumn_async._config import (
     NotGiven,
     Timeout,
 )
+from autumn_async._options import SecretKey
 from autumn_async._retry import RetryConfig
 
 from . import _portal
@@ -170,8 +171,12 @@ class Autumn:
         trust_env: bool = False,
         allow_insecure_http: bool = False,
     ) -> None:
+        # Wrapped at once: a construction error passes through this frame, and its locals
+        # must not hold the key (tracebacks with locals, error trackers).
+        secret = SecretKey.wrap(secret_key)
+        del secret_key
         self._async = AsyncAutumn(
-            secret_key=secret_key,
+            secret_key=secret,  # type: ignore[arg-type]
             server_url=server_url,
             x_api_version=x_api_version,
             timeout=timeout,
@@ -188,7 +193,8 @@ class Autumn:
         self.balances = Balances(self._async.balances)
 
     def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncAutumn(", "Autumn(", 1)
+        inner = getattr(self, "_async", None)  # None while building (tracebacks with locals)
+        return repr(inner).replace("AsyncAutumn(", "Autumn(", 1) if inner else "Autumn(<not built>)"
 
     # Options are read-only, as on AsyncAutumn.
 

@@ -17,7 +17,9 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
-from autumn_async import AsyncAutumn, AutumnError
+import pytest
+
+from autumn_async import AsyncAutumn, AutumnError, UsageError
 from autumn_emulator import Emulator
 
 from ._servers import RawRequest, RawServer, respond
@@ -229,3 +231,31 @@ def test_sync_client_error_paths_keep_the_key_out_of_frames() -> None:
     assert set(errors) == {*RAW, "connection_refused", "usage_error"}
     for name, exc in errors.items():
         assert assert_frames_clean(exc) >= 2, name
+
+
+CONSTRUCTION_ERRORS: dict[str, dict[str, Any]] = {
+    "malformed_key": {"secret_key": KEY + "\n"},
+    "key_with_a_space": {"secret_key": KEY[:10] + " " + KEY[10:]},
+    "bad_server_url": {"server_url": "https://api.test/?tenant=1"},
+    "plain_http_elsewhere": {"server_url": "http://autumn.internal"},
+    "bad_option": {"max_connections": 0},
+    "bad_proxy": {"proxy": "socks5://127.0.0.1:1"},
+}
+
+
+@pytest.mark.parametrize("client", ["async", "sync"])
+@pytest.mark.parametrize("case", list(CONSTRUCTION_ERRORS))
+def test_construction_errors_keep_the_key_out_of_frames(client: str, case: str) -> None:
+    """A misconfigured client (bad key, URL or option) fails without the key in any frame."""
+    from autumn_sync import Autumn
+
+    options = {"secret_key": KEY, **CONSTRUCTION_ERRORS[case]}
+    client_class: Any = AsyncAutumn if client == "async" else Autumn
+    try:
+        client_class(**options)
+    except UsageError as exc:
+        error = exc
+    else:
+        raise AssertionError("no UsageError")
+    del options  # the test's own frame held the key it passed
+    assert assert_frames_clean(error) >= 2
