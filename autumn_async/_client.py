@@ -73,6 +73,11 @@ class AsyncAutumn:
     ``ssl`` takes an ``ssl.SSLContext`` (verification is always on by default);
     ``session`` is a caller-owned ``aiohttp.ClientSession`` the client never closes;
     ``transport`` replaces the HTTP layer (for example a :class:`MockTransport` in tests).
+    ``proxy`` (``http://[user:password@]host:port``) sends every request through a proxy;
+    ``trust_env=True`` reads it from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` instead
+    (by default the environment is ignored). A plain ``http://`` ``server_url`` on another
+    machine is refused unless ``allow_insecure_http=True``. Every option is checked here,
+    with a :class:`UsageError` naming it, and is a read-only property afterwards.
 
     Use it as ``async with AsyncAutumn(...) as autumn:`` or call :meth:`aclose`. One client
     may be used from several event loops in turn and in forked children: it keeps one

@@ -253,3 +253,31 @@ async def test_compressed_answers_are_read(encoding: str, wbits: int) -> None:
         assert "gzip" in server.requests[0].headers["accept-encoding"]
     assert not isinstance(outcome, AutumnError), repr(outcome)
     assert outcome.required_balance == 3  # type: ignore[attr-defined]
+
+
+async def test_a_callers_session_gets_the_same_protection() -> None:
+    """With session=... (aiohttp decompresses by default), a bomb is still capped in memory."""
+    import aiohttp
+
+    script = compressed("gzip", 31)
+    script.prepare()  # type: ignore[attr-defined]
+    async with (
+        RawServer(script) as server,
+        aiohttp.ClientSession() as session,
+        AsyncAutumn(
+            secret_key="am_sk_test_hostile",
+            server_url=server.url,
+            session=session,
+            timeout=TIMEOUT_S,
+            retry_config=None,
+        ) as autumn,
+    ):
+        await autumn.warm_up()
+        tracemalloc.start()
+        try:
+            with pytest.raises(ResponseValidationError, match="larger than"):
+                await autumn.balances.check(customer_id="c", feature_id="f")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"peak {peak / MB:.1f} MB"

@@ -94,3 +94,19 @@ def test_sync_client_refuses_redirects_too() -> None:
             assert len(server.requests) == 1
 
     asyncio.run(scenario())
+
+
+async def test_a_callers_session_does_not_follow_redirects_either() -> None:
+    """session=... (which follows redirects by default): the SDK's requests still do not."""
+    import aiohttp
+
+    async with RawServer(_target) as target:
+        script = _redirect(302, f"{target.url}/elsewhere")
+        async with (
+            RawServer(script) as server,  # type: ignore[arg-type]
+            aiohttp.ClientSession() as session,
+            AsyncAutumn(secret_key=KEY, server_url=server.url, session=session) as autumn,
+        ):
+            with pytest.raises(RedirectError):
+                await autumn.balances.create(customer_id="c", feature_id="f", included=5)
+        assert target.requests == []
