@@ -174,3 +174,15 @@ def test_the_sync_client_takes_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
             assert len(emu.ledger()) == 2
 
     asyncio.run(scenario())
+
+
+async def test_trust_env_never_reads_netrc(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A ~/.netrc entry for the server does not replace the key (aiohttp's trust_env would)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    async with AsyncAutumn(secret_key=KEY, server_url=emu.url, trust_env=True) as autumn:
+        await _check(autumn)  # the emulator accepts only the Bearer key
