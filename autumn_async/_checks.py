@@ -68,14 +68,19 @@ def check_id(value: object, field: str, *, max_length: int) -> str:
     return value
 
 
-def check_event_size(body: Mapping[str, Any], *, limit: int, field: str = "properties") -> int:
-    """The size in bytes of ``body`` as compact UTF-8 JSON; a :class:`UsageError` naming
-    ``field`` when it is over ``limit``.
+def check_event_size(
+    body: Mapping[str, Any] | bytes, *, limit: int, field: str = "properties"
+) -> int:
+    """The size in bytes of one event's body as compact UTF-8 JSON (``body`` as a mapping,
+    or already encoded); a :class:`UsageError` naming ``field`` when it is over ``limit``.
 
-    ``body`` must already be known to be JSON (the request builders check that first).
+    A mapping must already be known to be JSON (the request builders check that first).
     """
-    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-    size = len(text.encode("utf-8", "surrogatepass"))
+    if isinstance(body, bytes):
+        size = len(body)
+    else:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+        size = len(text.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise UsageError(
             f"the event is {size} bytes as JSON; one event may be at most {limit} bytes "
