@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import ssl as _ssl
 import sys
-from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -25,6 +24,9 @@ from ._config import (
 )
 from ._errors import UsageError
 from ._retry import NO_RETRIES, RetryConfig
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 __all__ = ["ClientOptions", "SecretKey"]
 
@@ -189,6 +191,9 @@ def _is_transport(value: object) -> bool:
 
 def _parse_http_url(value: str, field: str) -> SplitResult:
     """``value`` split, or a UsageError that never repeats credentials written into it."""
+    # Imported when a client is built, not with the package (a few ms of import time).
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise UsageError(f"{field} contains whitespace or control characters", field=field)
     try:
@@ -260,7 +265,7 @@ def _proxy_from_environment(server_url: str) -> str | None:
     import urllib.request  # noqa: PLC0415 (~10 ms, and only with trust_env=True)
 
     proxies: dict[str, Any] = urllib.request.getproxies_environment()
-    parts = urlsplit(server_url)
+    parts = urllib.parse.urlsplit(server_url)
     host = parts.hostname or ""
     if proxies.get("no") and urllib.request.proxy_bypass(host):
         return None
