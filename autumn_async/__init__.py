@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         OutcomeUnknownError,
         PermissionDeniedError,
         RateLimitError,
+        RedirectError,
         ResponseValidationError,
         UsageError,
     )
@@ -86,6 +87,7 @@ _SOURCES: dict[str, str] = {
             "OutcomeUnknownError",
             "PermissionDeniedError",
             "RateLimitError",
+            "RedirectError",
             "ResponseValidationError",
             "UsageError",
         ],
@@ -154,6 +156,7 @@ __all__ = [
     "Price",
     "Product",
     "RateLimitError",
+    "RedirectError",
     "Request",
     "Reset",
     "Response",

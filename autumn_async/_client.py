@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl as _ssl
 import time
 import warnings
@@ -16,9 +15,6 @@ from ._config import (
     DEFAULT_API_VERSION,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_SERVER_URL,
-    ENV_SECRET_KEY,
-    ENV_SERVER_URL,
     NOT_GIVEN,
     NotGiven,
     Timeout,
@@ -32,8 +28,10 @@ from ._errors import (
     ResponseValidationError,
     UsageError,
     error_from_response,
+    redact_secret,
 )
 from ._http import Request
+from ._options import ClientOptions, SecretKey
 from ._retry import NO_RETRIES, RetryConfig, RetryState
 from ._version import __version__
 
@@ -75,6 +73,11 @@ class AsyncAutumn:
     ``ssl`` takes an ``ssl.SSLContext`` (verification is always on by default);
     ``session`` is a caller-owned ``aiohttp.ClientSession`` the client never closes;
     ``transport`` replaces the HTTP layer (for example a :class:`MockTransport` in tests).
+    ``proxy`` (``http://[user:password@]host:port``) sends every request through a proxy;
+    ``trust_env=True`` reads it from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` instead
+    (by default the environment is ignored). A plain ``http://`` ``server_url`` on another
+    machine is refused unless ``allow_insecure_http=True``. Every option is checked here,
+    with a :class:`UsageError` naming it, and is a read-only property afterwards.
 
     Use it as ``async with AsyncAutumn(...) as autumn:`` or call :meth:`aclose`. One client
     may be used from several event loops in turn and in forked children: it keeps one
@@ -95,50 +98,37 @@ class AsyncAutumn:
         ssl: _ssl.SSLContext | bool = True,
         session: aiohttp.ClientSession | None = None,
         transport: AsyncTransport | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
+        allow_insecure_http: bool = False,
     ) -> None:
-        key = secret_key if secret_key is not None else os.environ.get(ENV_SECRET_KEY)
-        if key is None:
-            raise UsageError(
-                f"no secret key: pass secret_key=... or set {ENV_SECRET_KEY}",
-                field="secret_key",
-            )
-        if not isinstance(key, str) or not key.strip():
-            raise UsageError("secret_key must be a non-empty string", field="secret_key")
-        if any(ch.isspace() or not ch.isprintable() for ch in key):
-            raise UsageError(
-                "secret_key contains whitespace or control characters", field="secret_key"
-            )
-        url = server_url or os.environ.get(ENV_SERVER_URL) or DEFAULT_SERVER_URL
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise UsageError(
-                f"server_url must start with http:// or https://, got {url!r}", field="server_url"
-            )
-        if not isinstance(x_api_version, str) or not x_api_version.strip():
-            raise UsageError("x_api_version must be a non-empty string", field="x_api_version")
-        if retry_config is not None and not isinstance(retry_config, RetryConfig):
-            raise UsageError("retry_config must be a RetryConfig or None", field="retry_config")
-        if not isinstance(fail_open, bool):
-            raise UsageError("fail_open must be a bool", field="fail_open")
-        if isinstance(max_connections, bool) or not isinstance(max_connections, int):
-            raise UsageError("max_connections must be an int", field="max_connections")
-        if max_connections < 1:
-            raise UsageError("max_connections must be at least 1", field="max_connections")
-        self.__secret_key = key
-        self.server_url = url.rstrip("/")
-        self.x_api_version = x_api_version
-        self.timeout = coerce_timeout(timeout)
-        self.retry_config = retry_config if retry_config is not None else NO_RETRIES
-        self.fail_open = fail_open
-        self.max_connections = max_connections
-        self.keepalive_timeout = keepalive_timeout
-        self._ssl = ssl
+        # No frame a construction error passes through may hold the key in a local: it is
+        # wrapped at once, and checked (and unwrapped) only after every other option.
+        secret = SecretKey.wrap(secret_key)
+        del secret_key
+        self._options = ClientOptions.build(
+            server_url=server_url,
+            x_api_version=x_api_version,
+            timeout=timeout,
+            retry_config=retry_config,
+            fail_open=fail_open,
+            max_connections=max_connections,
+            keepalive_timeout=keepalive_timeout,
+            ssl=ssl,
+            session=session,
+            transport=transport,
+            proxy=proxy,
+            trust_env=trust_env,
+            allow_insecure_http=allow_insecure_http,
+        )
+        self.__secret_key = secret.checked()
         self._session = session
         self._transport: AsyncTransport | None = transport
         self._closed = False
         # Built once: the hot path only adds an Idempotency-Key where needed.
         self._headers: dict[str, str] = {
-            "Authorization": f"Bearer {key}",
-            "x-api-version": x_api_version,
+            "Authorization": "Bearer " + self.__secret_key,
+            "x-api-version": self._options.x_api_version,
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
@@ -147,10 +137,60 @@ class AsyncAutumn:
         self._balances: AsyncBalances | None = None
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_AsyncAutumn__secret_key"):
+            # Shown by tracebacks with locals when building the client failed.
+            return "AsyncAutumn(<not built>)"
         return (
             f"AsyncAutumn(server_url={self.server_url!r}, x_api_version={self.x_api_version!r}, "
             f"secret_key={_mask(self.__secret_key)!r})"
         )
+
+    # -- options (read-only: the pool and headers are built from them once) ------------
+
+    @property
+    def server_url(self) -> str:
+        """The base URL requests go to, without a trailing slash."""
+        return self._options.server_url
+
+    @property
+    def x_api_version(self) -> str:
+        """Sent as ``x-api-version`` on every request."""
+        return self._options.x_api_version
+
+    @property
+    def timeout(self) -> Timeout:
+        """The per-attempt time limits of every call (overridable per call)."""
+        return self._options.timeout
+
+    @property
+    def retry_config(self) -> RetryConfig:
+        """How calls are retried (overridable per call with ``retries=``)."""
+        return self._options.retry_config
+
+    @property
+    def fail_open(self) -> bool:
+        """Whether a ``check`` without an answer returns a marked ``allowed=True``."""
+        return self._options.fail_open
+
+    @property
+    def max_connections(self) -> int:
+        """Size of each connection pool (one per process and event loop)."""
+        return self._options.max_connections
+
+    @property
+    def keepalive_timeout(self) -> float:
+        """Seconds an idle pooled connection is kept."""
+        return self._options.keepalive_timeout
+
+    @property
+    def trust_env(self) -> bool:
+        """Whether the proxy was read from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``."""
+        return self._options.trust_env
+
+    @property
+    def allow_insecure_http(self) -> bool:
+        """Whether a plain ``http://`` server other than this machine was allowed."""
+        return self._options.allow_insecure_http
 
     # -- public surface ----------------------------------------------------------------
 
@@ -228,9 +268,10 @@ class AsyncAutumn:
                 max_connections_per_host=0,  # one host: max_connections bounds it
                 keepalive_timeout=self.keepalive_timeout,
                 default_timeout=self.timeout,
-                ssl=self._ssl,
+                ssl=self._options.ssl,
                 headers=self._headers,
                 session=self._session,
+                proxy=self._options.proxy,
             )
             self._transport = transport
         return transport
@@ -297,7 +338,11 @@ class AsyncAutumn:
                 if 200 <= status < 300:
                     return status, response.body
                 error = error_from_response(
-                    status, response.headers, response.body, now=time.time()
+                    status,
+                    response.headers,
+                    response.body,
+                    now=time.time(),
+                    secret=self.__secret_key,
                 )
                 if (
                     status == 409
@@ -325,8 +370,10 @@ class AsyncAutumn:
         try:
             return serde.structure(serde.loads(body), cls)  # type: ignore[no-any-return]
         except (serde.SerdeError, RecursionError) as exc:
-            text = body[:10_000].decode("utf-8", errors="replace")
+            # The key is never bound to a local here: this frame is on the raise path.
+            text = redact_secret(body[:10_000].decode("utf-8", errors="replace"), self.__secret_key)
             reason = "is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            reason = redact_secret(reason, self.__secret_key)
             raise ResponseValidationError(
                 f"Autumn's {status} answer does not fit {cls.__name__}: {reason}",
                 status_code=status,

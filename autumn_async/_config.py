@@ -28,8 +28,15 @@ DEFAULT_CONNECT_TIMEOUT: Final = 5.0
 DEFAULT_MAX_CONNECTIONS: Final = 100
 DEFAULT_KEEPALIVE_TIMEOUT: Final = 30.0
 
-#: A response body larger than this is refused (hostile or broken servers).
+#: A response body larger than this is refused (hostile or broken servers). It counts
+#: decompressed bytes: a gzip or deflate body is refused as soon as it inflates past it.
 MAX_RESPONSE_BYTES: Final = 8 * 1024 * 1024
+
+#: Longest id the SDK sends (customer, feature, entity, event name, balance, idempotency key).
+MAX_ID_LENGTH: Final = 255
+#: Largest body of one usage event (``track``, and each event of the batcher), as compact
+#: UTF-8 JSON. Properties are metadata, not payloads.
+MAX_EVENT_BYTES: Final = 64 * 1024
 
 #: Attempts per call by default: the first try and two retries (openai-python's default).
 DEFAULT_MAX_ATTEMPTS: Final = 3

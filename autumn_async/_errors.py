@@ -27,12 +27,64 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RedirectError",
     "ResponseValidationError",
     "UsageError",
+    "redact_secret",
 ]
 
 #: Longest raw body kept on an error (the rest is cut so logs and pickles stay small).
 _MAX_BODY_CHARS = 10_000
+#: A run of this many characters of the secret key, found anywhere in what a server sent,
+#: is redacted: a server that echoes the key whole, cut or masked badly must not put it
+#: into an error, a log or a pickle.
+_MIN_SECRET_FRAGMENT = 8
+REDACTED = "[redacted]"
+
+
+def redact_secret(text: str, secret: str | None) -> str:
+    """``text`` with the secret key, and every run of 8 or more of its characters, replaced
+    by ``[redacted]``."""
+    if not secret or not text:
+        return text
+    n = _MIN_SECRET_FRAGMENT
+    if len(secret) < n:
+        return text.replace(secret, REDACTED)
+    spans: list[tuple[int, int]] = []
+    for offset in range(len(secret) - n + 1):
+        gram = secret[offset : offset + n]
+        start = text.find(gram)
+        while start != -1:
+            # Grow the match both ways along the key, so one run is redacted once.
+            lo, hi, k_lo, k_hi = start, start + n, offset, offset + n
+            while lo > 0 and k_lo > 0 and text[lo - 1] == secret[k_lo - 1]:
+                lo, k_lo = lo - 1, k_lo - 1
+            while hi < len(text) and k_hi < len(secret) and text[hi] == secret[k_hi]:
+                hi, k_hi = hi + 1, k_hi + 1
+            spans.append((lo, hi))
+            start = text.find(gram, start + 1)
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    cursor = 0
+    for lo, hi in spans:
+        if hi <= cursor:
+            continue
+        if lo > cursor:
+            out.append(text[cursor:lo])
+            out.append(REDACTED)
+        elif not out or out[-1] != REDACTED:
+            out.append(REDACTED)
+        cursor = max(cursor, hi)
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _redact_headers(headers: Mapping[str, str], secret: str | None) -> dict[str, str]:
+    if not secret:
+        return dict(headers)
+    return {redact_secret(k, secret): redact_secret(v, secret) for k, v in headers.items()}
 
 
 def _rebuild(cls: type[AutumnError], args: tuple[Any, ...], state: dict[str, Any]) -> AutumnError:
@@ -173,6 +225,18 @@ class InternalServerError(AutumnDefaultError):
     """5xx: Autumn failed. Retried only when a repeat cannot apply the call twice."""
 
 
+class RedirectError(AutumnDefaultError):
+    """3xx: the server answered with a redirect, which the SDK never follows.
+
+    Following one would turn a ``POST`` into a ``GET`` elsewhere (301/302/303) or resend
+    the body, and the key, to another host (307/308). ``location`` is where it pointed
+    (credentials removed), or ``None``; a redirect usually means a wrong ``server_url``
+    (``http://`` for ``https://``, a missing path). Never retried.
+    """
+
+    location: str | None = None
+
+
 class APIConnectionError(AutumnError):
     """No HTTP answer was received.
 
@@ -238,27 +302,44 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
 
 
 def error_from_response(
-    status_code: int, headers: Mapping[str, str], body: bytes, *, now: float
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    now: float,
+    secret: str | None = None,
 ) -> AutumnDefaultError:
-    """Build the error for an HTTP error response; JSON and plain-text bodies both parse."""
-    text = body.decode("utf-8", errors="replace")
+    """Build the error for an HTTP error response; JSON and plain-text bodies both parse.
+
+    ``secret`` (the client's own key) is redacted from everything the server sent before
+    it is kept: the body, the message, the code and the headers.
+    """
+    raw = body.decode("utf-8", errors="replace")
+    # Only what is kept is redacted (a body may be megabytes; the kept part is 10,000 chars).
+    text = redact_secret(raw[:_MAX_BODY_CHARS], secret)
+    headers = _redact_headers(headers, secret)
     code: str | None = None
     env: str | None = None
     message = ""
     try:
-        parsed = json.loads(text) if text else None
+        parsed = json.loads(raw) if raw else None
     except (ValueError, RecursionError):  # junk, or nesting deep enough to be hostile
         parsed = None
     if isinstance(parsed, dict):
+        # Redacted once parsed: JSON escapes (\u0061...) hide the key from the raw text.
         raw_message = parsed.get("message")
         if isinstance(raw_message, str):
-            message = raw_message
+            message = redact_secret(raw_message, secret)
         raw_code = parsed.get("code")
-        code = raw_code if isinstance(raw_code, str) else None
+        code = redact_secret(raw_code, secret) if isinstance(raw_code, str) else None
         raw_env = parsed.get("env")
-        env = raw_env if isinstance(raw_env, str) else None
+        env = redact_secret(raw_env, secret) if isinstance(raw_env, str) else None
     if not message:
-        message = text.strip()[:500] or f"HTTP {status_code} with an empty body"
+        message = (
+            redact_secret(raw.strip()[:500], secret) or f"HTTP {status_code} with an empty body"
+        )
+    if 300 <= status_code < 400:
+        return _redirect(status_code, headers, text)
     cls = _STATUS_CLASSES.get(status_code)
     if cls is None:
         cls = InternalServerError if status_code >= 500 else AutumnDefaultError
@@ -267,7 +348,7 @@ def error_from_response(
         "code": code,
         "env": env,
         "headers": headers,
-        "body": text[:_MAX_BODY_CHARS],
+        "body": text,
         "retry_after": parse_retry_after(_header(headers, "retry-after"), now=now),
     }
     return cls(message, **kwargs)
@@ -279,6 +360,33 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return int(value.strip()) if value is not None else None
     except ValueError:
         return None
+
+
+def _redirect(status_code: int, headers: Mapping[str, str], text: str) -> RedirectError:
+    location = _header(headers, "location")
+    if location is not None:
+        location = _without_userinfo(location.strip())
+        headers = {k: location if k.lower() == "location" else v for k, v in headers.items()}
+    where = f"to {location}" if location else "without a Location"
+    error = RedirectError(
+        f"Autumn answered {status_code}, a redirect {where}; the SDK never follows "
+        "redirects (is server_url right? https://, and no path?)",
+        status_code=status_code,
+        headers=headers,
+        body=text,
+    )
+    error.location = location
+    return error
+
+
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        authority = "[credentials removed]@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

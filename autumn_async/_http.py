@@ -105,6 +105,7 @@ class MockTransport:
     async def send(self, request: Request, base_headers: Mapping[str, str]) -> Response:
         """Record the attempt and answer it from the handler."""
         merged = request.replace(headers={**base_headers, **request.headers})
+        del base_headers  # it holds the key, and a handler's error passes through this frame
         self.requests.append(merged)
         result = self._handler(merged)
         if isinstance(result, Response):

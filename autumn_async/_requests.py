@@ -15,7 +15,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._checks import finite_number
+from ._checks import MAX_SAFE_INTEGER, check_event_size, finite_number
+from ._checks import check_id as _check_id
+from ._config import MAX_EVENT_BYTES, MAX_ID_LENGTH
 from ._errors import UsageError
 
 __all__ = [
@@ -30,12 +32,9 @@ __all__ = [
 
 
 def check_id(value: object, field: str) -> str:
-    """A required identifier: a non-empty string without surrounding blanks only."""
-    if not isinstance(value, str):
-        raise UsageError(f"{field} must be a string, got {type(value).__name__}", field=field)
-    if not value.strip():
-        raise UsageError(f"{field} must not be empty", field=field)
-    return value
+    """A required identifier: a non-blank string of at most ``MAX_ID_LENGTH`` characters
+    without control characters."""
+    return _check_id(value, field, max_length=MAX_ID_LENGTH)
 
 
 def _opt_id(body: dict[str, Any], field: str, value: object) -> None:
@@ -59,7 +58,10 @@ def _opt_timestamp(body: dict[str, Any], field: str, value: object) -> None:
             raise UsageError(
                 f"{field} must be timezone-aware (a naive datetime is ambiguous)", field=field
             )
-        body[field] = int(value.timestamp() * 1000)
+        epoch_ms = int(value.timestamp() * 1000)
+        if epoch_ms < 0:
+            raise UsageError(f"{field} must not be before 1970-01-01 UTC, got {value}", field=field)
+        body[field] = epoch_ms
         return
     ms = finite_number(value, field)
     if ms < 0:
@@ -81,7 +83,15 @@ def _properties(body: dict[str, Any], value: object) -> None:
 def _check_json(value: object, path: str, depth: int) -> None:
     if depth > 32:
         raise UsageError(f"{path} is nested too deeply (over 32 levels)", field="properties")
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise UsageError(
+                f"{path} is too large: Autumn reads numbers as doubles, exact only up to "
+                "2**53 - 1 in magnitude",
+                field="properties",
+            )
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -302,11 +312,8 @@ def build_track(
         body["value"] = finite_number(value, "value")
     _properties(body, properties)
     if idempotency_key is not None:
-        key = check_id(idempotency_key, "idempotency_key")
-        if len(key) > 255:
-            raise UsageError(
-                "idempotency_key must be at most 255 characters", field="idempotency_key"
-            )
-        body["idempotency_key"] = key
+        body["idempotency_key"] = check_id(idempotency_key, "idempotency_key")
     _opt_id(body, "entity_id", entity_id)
+    if properties is not None:
+        check_event_size(body, limit=MAX_EVENT_BYTES)
     return body

@@ -98,11 +98,12 @@ def _error(exc: ApiError, env: str, route: str | None = None) -> web.Response:
 
 
 async def _read_json(request: web.Request) -> Any:
-    # The server treats a body that is not JSON (or is empty) as {} before validating.
+    # The server treats a body that is not JSON (or is empty) as {} before validating;
+    # nesting too deep for Python's parser is unparsable too (a 400, never a 500).
     raw = await request.read()
     try:
         return json.loads(raw) if raw else {}
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
 
 

@@ -22,6 +22,7 @@ from autumn_async._config import (
     NotGiven,
     Timeout,
 )
+from autumn_async._options import SecretKey
 from autumn_async._retry import RetryConfig
 
 from . import _portal
@@ -166,9 +167,16 @@ class Autumn:
         keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT,
         ssl: _ssl.SSLContext | bool = True,
         transport: AsyncTransport | None = None,
+        proxy: str | None = None,
+        trust_env: bool = False,
+        allow_insecure_http: bool = False,
     ) -> None:
+        # Wrapped at once: a construction error passes through this frame, and its locals
+        # must not hold the key (tracebacks with locals, error trackers).
+        secret = SecretKey.wrap(secret_key)
+        del secret_key
         self._async = AsyncAutumn(
-            secret_key=secret_key,
+            secret_key=secret,  # type: ignore[arg-type]
             server_url=server_url,
             x_api_version=x_api_version,
             timeout=timeout,
@@ -178,11 +186,62 @@ class Autumn:
             keepalive_timeout=keepalive_timeout,
             ssl=ssl,
             transport=transport,
+            proxy=proxy,
+            trust_env=trust_env,
+            allow_insecure_http=allow_insecure_http,
         )
         self.balances = Balances(self._async.balances)
 
     def __repr__(self) -> str:
-        return repr(self._async).replace("AsyncAutumn(", "Autumn(", 1)
+        inner = getattr(self, "_async", None)  # None while building (tracebacks with locals)
+        return repr(inner).replace("AsyncAutumn(", "Autumn(", 1) if inner else "Autumn(<not built>)"
+
+    # Options are read-only, as on AsyncAutumn.
+
+    @property
+    def server_url(self) -> str:
+        """The base URL requests go to, without a trailing slash."""
+        return self._async.server_url
+
+    @property
+    def x_api_version(self) -> str:
+        """Sent as ``x-api-version`` on every request."""
+        return self._async.x_api_version
+
+    @property
+    def timeout(self) -> Timeout:
+        """The per-attempt time limits of every call (overridable per call)."""
+        return self._async.timeout
+
+    @property
+    def retry_config(self) -> RetryConfig:
+        """How calls are retried (overridable per call with ``retries=``)."""
+        return self._async.retry_config
+
+    @property
+    def fail_open(self) -> bool:
+        """Whether a ``check`` without an answer returns a marked ``allowed=True``."""
+        return self._async.fail_open
+
+    @property
+    def max_connections(self) -> int:
+        """Size of the connection pool."""
+        return self._async.max_connections
+
+    @property
+    def keepalive_timeout(self) -> float:
+        """Seconds an idle pooled connection is kept."""
+        return self._async.keepalive_timeout
+
+    @property
+    def trust_env(self) -> bool:
+        """Whether the proxy was read from ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``."""
+        return self._async.trust_env
+
+    @property
+    def allow_insecure_http(self) -> bool:
+        """Whether a plain ``http://`` server other than this machine was allowed."""
+        return self._async.allow_insecure_http
 
     @property
     def async_client(self) -> AsyncAutumn:

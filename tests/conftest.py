@@ -16,7 +16,7 @@ from ._aioresponses_compat import compat_aioresponses
 
 FIXTURES = Path(__file__).parent / "fixtures" / "examples"
 SECRET = "am_sk_test_0123456789abcdef"
-BASE = "http://autumn.test"
+BASE = "https://autumn.test"
 
 #: Retries that never sleep: the rules are exercised, the clock is not.
 INSTANT_RETRIES = RetryConfig("backoff", BackoffStrategy(0, 0, 1.0, 60_000), True, max_attempts=5)

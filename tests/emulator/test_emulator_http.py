@@ -97,6 +97,18 @@ async def test_non_json_body_is_treated_as_empty_object(api: Api) -> None:
     assert reply.json["message"].startswith("[Validation Errors] customer_id: must be a string")
 
 
+async def test_deeply_nested_body_is_400_like_any_unparsable_body(api: Api) -> None:
+    """JSON nested past Python's parser is unparsable: validated as {} (400), never a 500.
+
+    Issue 12 item 19: a 500 here made the SDK retry a request the server refuses.
+    """
+    for route in ("track", "check", "create", "update"):
+        for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000):
+            reply = await api.post(f"/v1/balances.{route}", raw=raw)
+            assert reply.status == 400, (route, reply.text[:200])
+            assert reply.json["code"] == "invalid_inputs"
+
+
 async def test_unknown_keys_are_ignored(api: Api) -> None:
     """Extra body keys are dropped, as zod's non-strict objects do."""
     await grant(api)

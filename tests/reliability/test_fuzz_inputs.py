@@ -58,7 +58,7 @@ ANSWERS = {
 
 
 def _answer(request: Request) -> Response:
-    path = request.url.removeprefix("http://fuzz.test")
+    path = request.url.removeprefix("https://fuzz.test")
     return Response(status=200, headers={}, body=ANSWERS[path])
 
 
@@ -87,13 +87,15 @@ class Param:
     bad: st.SearchStrategy[Any]
 
 
-#: Valid but awkward identifiers: control characters, a lone surrogate, long, padded.
-NASTY_TEXT = ["\x00", "\ud800", " padded ", "é💥", "a" * 300, "null", "a\nb", "\u202e"]
+#: Valid but awkward identifiers: a lone surrogate, the longest allowed, padded, bidi.
+NASTY_TEXT = ["\ud800", " padded ", "é💥", "a" * 255, "null", "\u202e", "tab\u00a0nbsp"]
 good_ids = st.one_of(
     st.text(min_size=1, max_size=12).filter(str.strip), st.sampled_from(NASTY_TEXT)
 )
 bad_ids = st.one_of(
     st.sampled_from(["", " ", "\t\n\r", "\u3000"]),
+    # Control characters and over-long ids (issue 12 item 16): refused before sending.
+    st.sampled_from(["\x00", "a\nb", "a\rb", "x\x1b[31m", "del\x7f", "c1\x85", "a" * 256]),
     st.integers(-5, 5),
     st.binary(max_size=4),
     st.floats(),
@@ -102,21 +104,22 @@ bad_ids = st.one_of(
 good_numbers = st.one_of(
     st.integers(-(2**63), 2**63 - 1),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from([0, -0.0, 1, 5, 5.0, 1e308, -1e308, 2**53 + 1, Color.RED]),
-    # Beyond 64 bits: JSON can hold them, orjson cannot (so either outcome is right).
-    st.sampled_from([2**64, -(2**63) - 1, 10**30]),
+    st.sampled_from([0, -0.0, 1, 5, 5.0, 1e308, -1e308, 2**53 - 1, -(2**53 - 1), Color.RED]),
 )
 #: Ints beyond float range (math.isfinite raises OverflowError on them).
 HUGE = [10**400, -(10**400)]
-bad_numbers = st.sampled_from(
-    [math.nan, math.inf, -math.inf, True, False, "1", "", b"1", decimal.Decimal("1.5"), *HUGE]
-)
+#: Ints Autumn (doubles) cannot hold exactly: refused, the field named (issue 12 item 15).
+UNSAFE_INTS = [2**53, -(2**53), 2**63 - 1, 2**64, -(2**63) - 1, 10**30]
+NOT_NUMBERS = [math.nan, math.inf, -math.inf, True, False, "1", "", b"1", decimal.Decimal("1.5")]
+bad_numbers = st.sampled_from([*NOT_NUMBERS, *HUGE, *UNSAFE_INTS])
 aware = st.datetimes(
     min_value=dt.datetime(1970, 1, 2),
     max_value=dt.datetime(2200, 1, 1),
     timezones=st.sampled_from([dt.timezone.utc, dt.timezone(dt.timedelta(hours=-7))]),
 )
 naive = st.datetimes(min_value=dt.datetime(1970, 1, 2), max_value=dt.datetime(2200, 1, 1))
+#: An aware datetime before the epoch: refused like -1 (issue 12 item 15).
+BEFORE_1970 = dt.datetime(1969, 12, 31, 23, 59, tzinfo=dt.timezone.utc)
 
 
 def _deep(levels: int) -> dict[str, Any]:
@@ -174,7 +177,11 @@ AMOUNT = Param(
 BOOL = Param(st.one_of(st.none(), st.booleans()), st.sampled_from([0, 1, "true", ""]))
 TIMESTAMP = Param(
     st.one_of(st.none(), st.integers(0, 2**53), st.floats(0, 1e15), aware),
-    st.one_of(naive, bad_numbers, st.sampled_from([-1, -0.5, dt.date(2030, 1, 1)])),
+    st.one_of(
+        naive,
+        bad_numbers,
+        st.sampled_from([-1, -0.5, dt.date(2030, 1, 1), BEFORE_1970]),
+    ),
 )
 PROPERTIES = Param(st.one_of(st.none(), good_json, st.just(_deep(30))), bad_json)
 INTERVAL = Param(st.one_of(st.none(), good_intervals), bad_intervals)
@@ -298,11 +305,9 @@ class Invalid(Exception):
 
 
 def _encoder_dependent(value: object) -> bool:
-    """A lone surrogate or an int beyond 64 bits: orjson refuses them, json writes them."""
+    """A lone surrogate: orjson refuses it, json writes it."""
     if isinstance(value, str):
         return any(0xD800 <= ord(ch) <= 0xDFFF for ch in value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return not -(2**63) <= value < 2**64
     if isinstance(value, Mapping):
         return any(_encoder_dependent(k) or _encoder_dependent(v) for k, v in value.items())
     if isinstance(value, (list, tuple)):
@@ -311,13 +316,18 @@ def _encoder_dependent(value: object) -> bool:
 
 
 def want_id(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
+    """A non-blank string of at most 255 characters, no C0/C1 control character or DEL."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 255:
+        raise Invalid
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
         raise Invalid
     return value
 
 
 def want_number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise Invalid
+    if isinstance(value, int) and abs(value) > 2**53 - 1:
         raise Invalid
     try:
         finite = math.isfinite(value)
@@ -337,7 +347,7 @@ def want_bool(value: object) -> bool:
 def want_timestamp(value: object) -> float:
     """Unix ms >= 0, or an aware datetime (sent as whole ms)."""
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
+        if value.tzinfo is None or value.timestamp() < 0:
             raise Invalid
         return int(value.timestamp() * 1000)
     number = want_number(value)
@@ -350,9 +360,9 @@ def want_json(value: object, depth: int = 0) -> Any:
     """The JSON a value becomes (tuples as arrays), or ``Invalid``; nesting up to 32 levels."""
     if depth > 32:
         raise Invalid
-    if value is None or isinstance(value, (str, bool, int)):
+    if value is None or isinstance(value, (str, bool)):
         return value
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         return want_number(value)
     if isinstance(value, Mapping):
         if not all(isinstance(key, str) for key in value):
@@ -518,7 +528,7 @@ def run_property(op: str, args: dict[str, Any], expect: Any) -> None:
 
     async def call() -> None:
         async with AsyncAutumn(
-            secret_key="am_sk_test_fuzz", server_url="http://fuzz.test", transport=transport
+            secret_key="am_sk_test_fuzz", server_url="https://fuzz.test", transport=transport
         ) as autumn:
             await getattr(autumn.balances, op)(**args, **options)
 

@@ -8,7 +8,9 @@ be held in memory (the SDK reads at most ``MAX_RESPONSE_BYTES``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import tracemalloc
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -104,6 +106,40 @@ def fixed(status: int, body: bytes, **kwargs: Any) -> Script:
     return script
 
 
+#: What a decompression bomb inflates to: far past the cap, a few hundred KB on the wire.
+BOMB_SIZE = 100 * MB
+
+
+@functools.cache
+def bomb(wbits: int) -> bytes:
+    """``BOMB_SIZE`` zero bytes compressed (gzip: 31, zlib deflate: 15, raw deflate: -15)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    zeros = bytes(MB)
+    parts = [packer.compress(zeros) for _ in range(BOMB_SIZE // MB)]
+    return b"".join([*parts, packer.flush()])
+
+
+def compressed(encoding: str, wbits: int, *, chunked: bool = False) -> Script:
+    """A 200 whose compressed body inflates to ``BOMB_SIZE`` bytes."""
+
+    async def script(_: RawRequest, writer: asyncio.StreamWriter, _i: int) -> None:
+        body = bomb(wbits)
+        headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+        if chunked:
+            writer.write(_head(200, {**headers, "Transfer-Encoding": "chunked"}))
+            for start in range(0, len(body), 16 * 1024):
+                piece = body[start : start + 16 * 1024]
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+        else:
+            writer.write(_head(200, {**headers, "Content-Length": str(len(body))}) + body)
+        await writer.drain()
+
+    script.prepare = functools.partial(bomb, wbits)  # type: ignore[attr-defined]
+    return script
+
+
 DEEP = b"[" * 200_000 + b"]" * 200_000
 DEEP_OBJECT = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
 
@@ -111,6 +147,21 @@ CASES: dict[str, tuple[Script, type[AutumnError]]] = {
     "50MB_with_content_length": (big_with_length, ResponseValidationError),
     "50MB_chunked": (big_chunked, ResponseValidationError),
     "50MB_error_body": (big_error_body, ResponseValidationError),
+    # Decompression bombs (issue 12 item 1): the cap counts inflated bytes, whatever the
+    # headers say; 100 MB of zeros must never be held.
+    "gzip_bomb_with_content_length": (compressed("gzip", 31), ResponseValidationError),
+    "gzip_bomb_chunked": (compressed("gzip", 31, chunked=True), ResponseValidationError),
+    "deflate_bomb": (compressed("deflate", 15), ResponseValidationError),
+    "raw_deflate_bomb": (compressed("deflate", -15), ResponseValidationError),
+    "deflate_bomb_chunked": (compressed("deflate", 15, chunked=True), ResponseValidationError),
+    "unrequested_encoding": (
+        fixed(200, b"\x00" * 64, headers={"Content-Encoding": "br"}),
+        ResponseValidationError,
+    ),
+    "corrupt_gzip": (
+        fixed(200, b"\x1f\x8b\x08\x00garbage", headers={"Content-Encoding": "gzip"}),
+        ResponseValidationError,
+    ),
     "endless_chunked_trickle": (endless_chunked_slow, APITimeoutError),
     "endless_chunked_flood": (endless_chunked_fast, ResponseValidationError),
     "never_answers": (never_answers, APITimeoutError),
@@ -170,6 +221,7 @@ async def _call_once(url: str) -> tuple[object, int]:
 async def test_hostile_answer_gives_a_clear_error(case: str) -> None:
     """The typed error, within the timeout, without holding the body in memory."""
     script, error_type = CASES[case]
+    getattr(script, "prepare", lambda: None)()  # compress a bomb before the clock runs
     async with RawServer(script) as server:
         outcome, peak = await asyncio.wait_for(_call_once(server.url), TIMEOUT_S * 10)
     assert isinstance(outcome, error_type), repr(outcome)
@@ -187,3 +239,45 @@ async def test_every_size_up_to_the_cap_is_read() -> None:
     async with RawServer(fixed(200, body)) as server:
         outcome, _ = await _call_once(server.url)
     assert not isinstance(outcome, AutumnError), repr(outcome)
+
+
+@pytest.mark.parametrize(("encoding", "wbits"), [("gzip", 31), ("deflate", 15), ("deflate", -15)])
+async def test_compressed_answers_are_read(encoding: str, wbits: int) -> None:
+    """A well-formed gzip or deflate answer (zlib-wrapped or raw) parses as usual."""
+    raw = b'{"allowed": true, "customer_id": "c", "required_balance": 3}'
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = packer.compress(raw) + packer.flush()
+    script = fixed(200, body, headers={"Content-Encoding": encoding})
+    async with RawServer(script) as server:
+        outcome, _ = await _call_once(server.url)
+        assert "gzip" in server.requests[0].headers["accept-encoding"]
+    assert not isinstance(outcome, AutumnError), repr(outcome)
+    assert outcome.required_balance == 3  # type: ignore[attr-defined]
+
+
+async def test_a_callers_session_gets_the_same_protection() -> None:
+    """With session=... (aiohttp decompresses by default), a bomb is still capped in memory."""
+    import aiohttp
+
+    script = compressed("gzip", 31)
+    script.prepare()  # type: ignore[attr-defined]
+    async with (
+        RawServer(script) as server,
+        aiohttp.ClientSession() as session,
+        AsyncAutumn(
+            secret_key="am_sk_test_hostile",
+            server_url=server.url,
+            session=session,
+            timeout=TIMEOUT_S,
+            retry_config=None,
+        ) as autumn,
+    ):
+        await autumn.warm_up()
+        tracemalloc.start()
+        try:
+            with pytest.raises(ResponseValidationError, match="larger than"):
+                await autumn.balances.check(customer_id="c", feature_id="f")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert peak < MEMORY_BOUND, f"peak {peak / MB:.1f} MB"

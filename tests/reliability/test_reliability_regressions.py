@@ -39,7 +39,7 @@ def _ok(_: Request) -> Response:
 async def _create(**kwargs: Any) -> MockTransport:
     transport = MockTransport(_ok)
     async with AsyncAutumn(
-        secret_key="am_sk_test_bugs", server_url="http://bugs.test", transport=transport
+        secret_key="am_sk_test_bugs", server_url="https://bugs.test", transport=transport
     ) as autumn:
         await autumn.balances.create(customer_id="c", feature_id="f", **kwargs)
     return transport
@@ -84,7 +84,7 @@ async def test_error_status_with_deeply_nested_body_is_a_typed_error() -> None:
     transport = MockTransport(_deep_500)
     async with AsyncAutumn(
         secret_key="am_sk_test_bugs",
-        server_url="http://bugs.test",
+        server_url="https://bugs.test",
         transport=transport,
         retry_config=None,
     ) as autumn:
