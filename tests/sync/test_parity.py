@@ -62,4 +62,4 @@ def test_every_resource_is_on_both_clients(resource: str) -> None:
     """Each resource of AsyncAutumn is on Autumn too, wrapping the async client's own."""
     with Autumn(secret_key="am_sk_test_parity", server_url="http://127.0.0.1:9") as autumn:
         sync_resource = getattr(autumn, resource)
-        assert getattr(sync_resource, "_inner") is getattr(autumn.async_client, resource)
+        assert sync_resource._inner is getattr(autumn.async_client, resource)
