@@ -341,11 +341,16 @@ def build_entity_create(
 
 
 def build_entity_ref(*, customer_id: object, entity_id: object) -> dict[str, Any]:
-    """Body of ``entities.get`` / ``entities.delete``: the entity, and its customer if known."""
-    body: dict[str, Any] = {"entity_id": check_id(entity_id, "entity_id")}
-    if customer_id is not None:
-        body["customer_id"] = check_customer_id(customer_id)
-    return body
+    """Body of ``entities.get`` / ``entities.delete``: the customer and the entity.
+
+    The server takes ``customer_id`` as optional, but without it an unknown entity is a
+    500 (``findCustomerForEntity`` throws an ``InternalError``), not a 404; so the SDK
+    always names the customer.
+    """
+    return {
+        "customer_id": check_customer_id(customer_id),
+        "entity_id": check_id(entity_id, "entity_id"),
+    }
 
 
 def build_entity_update(

@@ -63,8 +63,8 @@ class AsyncEntities:
         except Replayed:
             # An earlier attempt was applied and its answer lost; the entity is there.
             return await self.get(
+                customer_id=body["customer_id"],
                 entity_id=body["entity_id"],
-                customer_id=body.get("customer_id"),
                 retries=retries,
                 timeout=timeout,
             )
@@ -103,16 +103,15 @@ class AsyncEntities:
     async def get(
         self,
         *,
+        customer_id: str,
         entity_id: str,
-        customer_id: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> Entity:
         """Return the entity ``entity_id`` with its balances keyed by feature id.
 
-        Give ``customer_id`` when you know it (Autumn otherwise looks the owner up by
-        entity id). Raises :class:`NotFoundError` (``entity_not_found`` or
-        ``customer_not_found``) when there is no such entity or customer.
+        Raises :class:`NotFoundError` (``entity_not_found`` or ``customer_not_found``)
+        when there is no such entity or customer.
         """
         body = build_entity_ref(customer_id=customer_id, entity_id=entity_id)
         return await self._entity("entities.get", body, retries, timeout, mutates=False)
@@ -165,15 +164,15 @@ class AsyncEntities:
     async def update(
         self,
         *,
+        customer_id: str,
         entity_id: str,
         billing_controls: Mapping[str, Any],
-        customer_id: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> Entity:
         """Replace the entity's ``billing_controls`` (the one field Autumn lets you change)
-        and return the entity as it is now. Sent with an ``Idempotency-Key`` reused on
-        every retry.
+        and return the entity as it is now. Raises :class:`NotFoundError` when there is
+        no such entity or customer. Sent with an ``Idempotency-Key`` reused on every retry.
         """
         body = build_entity_update(
             customer_id=customer_id, entity_id=entity_id, billing_controls=billing_controls
@@ -183,8 +182,8 @@ class AsyncEntities:
     async def delete(
         self,
         *,
+        customer_id: str,
         entity_id: str,
-        customer_id: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> EntitiesDeleteResponse:

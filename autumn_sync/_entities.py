@@ -65,20 +65,19 @@ class Entities:
     def get(
         self,
         *,
+        customer_id: str,
         entity_id: str,
-        customer_id: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> Entity:
         """Return the entity ``entity_id`` with its balances keyed by feature id.
 
-        Give ``customer_id`` when you know it (Autumn otherwise looks the owner up by
-        entity id). Raises :class:`NotFoundError` (``entity_not_found`` or
-        ``customer_not_found``) when there is no such entity or customer.
+        Raises :class:`NotFoundError` (``entity_not_found`` or ``customer_not_found``)
+        when there is no such entity or customer.
         """
         return _run(
             self._inner.get(
-                entity_id=entity_id, customer_id=customer_id, retries=retries, timeout=timeout
+                customer_id=customer_id, entity_id=entity_id, retries=retries, timeout=timeout
             )
         )
 
@@ -120,21 +119,21 @@ class Entities:
     def update(
         self,
         *,
+        customer_id: str,
         entity_id: str,
         billing_controls: Mapping[str, Any],
-        customer_id: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> Entity:
         """Replace the entity's ``billing_controls`` (the one field Autumn lets you change)
-        and return the entity as it is now. Sent with an ``Idempotency-Key`` reused on
-        every retry.
+        and return the entity as it is now. Raises :class:`NotFoundError` when there is
+        no such entity or customer. Sent with an ``Idempotency-Key`` reused on every retry.
         """
         return _run(
             self._inner.update(
+                customer_id=customer_id,
                 entity_id=entity_id,
                 billing_controls=billing_controls,
-                customer_id=customer_id,
                 retries=retries,
                 timeout=timeout,
             )
@@ -143,8 +142,8 @@ class Entities:
     def delete(
         self,
         *,
+        customer_id: str,
         entity_id: str,
-        customer_id: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> EntitiesDeleteResponse:
@@ -156,6 +155,6 @@ class Entities:
         """
         return _run(
             self._inner.delete(
-                entity_id=entity_id, customer_id=customer_id, retries=retries, timeout=timeout
+                customer_id=customer_id, entity_id=entity_id, retries=retries, timeout=timeout
             )
         )
