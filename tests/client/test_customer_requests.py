@@ -236,7 +236,7 @@ def test_track_timestamp_accepts_ms_and_aware_datetimes() -> None:
         True,
         "1700000000000",
         float("inf"),
-        dt.datetime(2024, 1, 2),  # naive  # noqa: DTZ001
+        dt.datetime(2024, 1, 2),  # naive
         "future",
     ],
 )
