@@ -147,7 +147,7 @@ class Store:
         elif name is not None and customer.name is None:
             customer.name = name
         for entity_id in entities:
-            customer.entities[entity_id] = None
+            customer.entities.setdefault(entity_id, None)  # keep what entities.create stored
         return customer
 
     def feature(self, feature_id: str) -> Feature:

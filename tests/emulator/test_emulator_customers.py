@@ -241,3 +241,18 @@ async def test_legacy_post_customers_still_gets_or_creates(fresh: Emulator) -> N
         assert (await response.json())["id"] == "legacy"
     async with AsyncAutumn(secret_key=fresh.secret_key, server_url=fresh.url) as autumn:
         assert (await autumn.customers.get(customer_id="legacy")).name == "L"
+
+
+async def test_seeding_an_entity_balance_keeps_the_entity(
+    fresh: Emulator, autumn: AsyncAutumn
+) -> None:
+    """An admin-seeded grant for an entity leaves its name and feature in place."""
+    await autumn.entities.create(
+        customer_id="c1", entity_id="seat_1", feature_id="seats", name="Seat one"
+    )
+    await fresh.add_balance(
+        customer_id="c1", entity_id="seat_1", feature_id="messages", included_grant=3
+    )
+    entity = await autumn.entities.get(customer_id="c1", entity_id="seat_1")
+    assert (entity.name, entity.feature_id) == ("Seat one", "seats")
+    assert entity.balances["messages"].granted == 3
