@@ -8,7 +8,12 @@ merge, delete) and ``server/src/internal/entities/`` (create on non-consumable f
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from emulator_support import FakeClock
@@ -21,6 +26,7 @@ from autumn_async import (
     UsageError,
 )
 from autumn_emulator import Emulator
+from autumn_sync import Autumn
 
 
 @pytest.fixture
@@ -256,3 +262,36 @@ async def test_seeding_an_entity_balance_keeps_the_entity(
     entity = await autumn.entities.get(customer_id="c1", entity_id="seat_1")
     assert (entity.name, entity.feature_id) == ("Seat one", "seats")
     assert entity.balances["messages"].granted == 3
+
+
+def test_cli_emulator_without_auto_create_needs_get_or_create_first(tmp_path: Path) -> None:
+    """``python -m autumn_emulator`` without --auto-create-customers: 404, then get_or_create."""
+    seed_file = tmp_path / "seed.json"
+    seed_file.write_text(json.dumps({"features": [{"id": "messages"}]}))
+    key = "am_sk_test_cli_customers"
+    command = [sys.executable, "-m", "autumn_emulator", "--port", "0", "--secret-key", key]
+    process = subprocess.Popen(
+        [*command, "--seed-file", str(seed_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().rsplit(" ", 1)[1]
+        with Autumn(secret_key=key, server_url=url, retry_config=None) as autumn:
+            with pytest.raises(NotFoundError):
+                autumn.balances.track(customer_id="new_user", feature_id="messages")
+            autumn.customers.get_or_create(customer_id="new_user")
+            autumn.balances.create(customer_id="new_user", feature_id="messages", included=3)
+            assert autumn.balances.check(customer_id="new_user", feature_id="messages").allowed
+            tracked = autumn.balances.track(customer_id="new_user", feature_id="messages")
+            assert tracked.balance is not None
+            assert tracked.balance.remaining == 2
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert (process.returncode, err) == (0, "")
