@@ -9,10 +9,13 @@ Rules from the server source (``useautumn/autumn``): ``shared/api/common/custome
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autumn_async import NOT_GIVEN, UsageError
 from autumn_async._customer_requests import (
@@ -258,3 +261,34 @@ def test_track_overage_behavior() -> None:
         with pytest.raises(UsageError) as info:
             track(overage_behavior=bad)
         assert info.value.field == "overage_behavior"
+
+
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=8),
+    st.lists(st.one_of(st.text(max_size=4), st.integers(), st.none()), max_size=3),
+    st.dictionaries(st.one_of(st.text(max_size=4), st.integers()), st.integers(), max_size=2),
+    st.just(NOT_GIVEN),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_any_argument_gives_a_body_or_a_usage_error(data: st.DataObject) -> None:
+    """Whatever is passed, a builder returns a JSON body or raises UsageError, nothing else."""
+    builders = {
+        "get_or_create": (get_or_create, GET_OR_CREATE_DEFAULTS),
+        "update": (update, UPDATE_DEFAULTS),
+        "list": (listing, LIST_DEFAULTS),
+    }
+    builder, fields = builders[data.draw(st.sampled_from(sorted(builders)))]
+    chosen = data.draw(st.lists(st.sampled_from(sorted(fields)), max_size=4, unique=True))
+    kwargs = {name: data.draw(ANYTHING, label=name) for name in chosen}
+    try:
+        body = builder(**kwargs)
+    except UsageError:
+        return
+    assert json.loads(json.dumps(body, allow_nan=False)) == body
