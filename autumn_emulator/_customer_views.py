@@ -165,21 +165,30 @@ def page(
 ) -> dict[str, Any]:
     """One page of ``items`` (already filtered), newest first, the way ``version`` pages.
 
-    ``key`` gives (created_at, id). ``offset_has_more(offset, limit, shown)`` is the
-    route's own rule (customers: a full page; entities: items left after this page).
+    ``key`` gives (created_at, id); cursor pages honour ``sort_order`` (``asc``, ``desc``),
+    as ``cursorPaginatedFullCusQuery.ts`` orders by ``created_at, id``.
+    ``offset_has_more(offset, limit, shown)`` is the route's own rule (customers: a full
+    page; entities: items left after this page).
     """
     ordered = sorted(items, key=key, reverse=True)
     c = Checker(body)
     if version >= CURSOR_PAGES_SINCE:
         start = c.string("start_cursor") or ""
         limit = c.number("limit")
+        ascending = c.choice("sort_order", ("asc", "desc")) == "asc"
         c.done()
         size = 50 if limit is None else int(limit)
         if size < 1 or size > 5000:
             raise invalid_inputs("limit: must be between 1 and 5000")
         after = _decode_cursor(start)
+        if ascending:
+            ordered.reverse()
         if after is not None:
-            ordered = [item for item in ordered if key(item) < after]
+            # The server's predicate: (created_at, id) < cursor when newest first, > if not.
+            if ascending:
+                ordered = [item for item in ordered if key(item) > after]
+            else:
+                ordered = [item for item in ordered if key(item) < after]
         shown = ordered[:size]
         more = len(ordered) > size
         last = key(shown[-1]) if shown else None

@@ -156,6 +156,15 @@ async def test_cursor_pages_from_2_3(fresh: Emulator, clock: FakeClock) -> None:
                 break
             cursor = page.next_cursor
         assert seen == [f"c{index}" for index in reversed(range(7))]
+        oldest_first: list[str | None] = []
+        cursor = ""
+        while True:
+            page = await autumn.customers.list(start_cursor=cursor, limit=4, sort_order="asc")
+            oldest_first += [c.id for c in page.list]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert oldest_first == [f"c{index}" for index in range(7)]
         with pytest.raises(UsageError):
             await autumn.customers.list(offset=3)
         with pytest.raises(BadRequestError) as info:
