@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from ._client import AsyncAutumn
     from ._coalesce import BatcherStats, UsageEvent
     from ._config import NOT_GIVEN, NotGiven, Timeout
+    from ._customers import AsyncCustomers
+    from ._entities import AsyncEntities
     from ._errors import (
         APIConnectionError,
         APITimeoutError,
@@ -46,7 +48,13 @@ if TYPE_CHECKING:
         BalancesUpdateInterval,
         BalancesUpdateResponse,
         Breakdown,
+        Customer,
+        CustomersDeleteResponse,
+        CustomersListResponse,
         Deduction,
+        EntitiesDeleteResponse,
+        EntitiesListResponse,
+        Entity,
         Feature,
         Flag,
         Interval,
@@ -62,6 +70,8 @@ if TYPE_CHECKING:
 _SOURCES: dict[str, str] = {
     "AsyncAutumn": "._client",
     "AsyncBalances": "._balances",
+    "AsyncCustomers": "._customers",
+    "AsyncEntities": "._entities",
     "AsyncUsageBatcher": "._batcher",
     "BatcherStats": "._coalesce",
     "UsageEvent": "._coalesce",
@@ -104,7 +114,13 @@ _SOURCES: dict[str, str] = {
             "BalancesUpdateInterval",
             "BalancesUpdateResponse",
             "Breakdown",
+            "Customer",
+            "CustomersDeleteResponse",
+            "CustomersListResponse",
             "Deduction",
+            "EntitiesDeleteResponse",
+            "EntitiesListResponse",
+            "Entity",
             "Feature",
             "Flag",
             "Interval",
@@ -124,6 +140,8 @@ __all__ = [
     "APITimeoutError",
     "AsyncAutumn",
     "AsyncBalances",
+    "AsyncCustomers",
+    "AsyncEntities",
     "AsyncUsageBatcher",
     "AuthenticationError",
     "AutumnDefaultError",
@@ -141,7 +159,13 @@ __all__ = [
     "BatcherStats",
     "Breakdown",
     "ConflictError",
+    "Customer",
+    "CustomersDeleteResponse",
+    "CustomersListResponse",
     "Deduction",
+    "EntitiesDeleteResponse",
+    "EntitiesListResponse",
+    "Entity",
     "Feature",
     "Flag",
     "InternalServerError",

@@ -279,13 +279,18 @@ class AsyncBalances:
         properties: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         entity_id: str | None = None,
+        timestamp: Timestamp | None = None,
+        overage_behavior: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesTrackResponse:
         """Record ``value`` (default 1; negative credits back) of usage.
 
         Give exactly one of ``feature_id`` or ``event_name`` (every feature listing that
-        event is deducted). The call always carries an ``idempotency_key`` (yours, or a
+        event is deducted). ``timestamp`` (Unix ms or an aware datetime, not in the
+        future) records when the usage happened; ``overage_behavior`` is ``"cap"`` (the
+        default: deduct only what is left) or ``"overflow"`` (deduct it all, the balance
+        may go negative). The call always carries an ``idempotency_key`` (yours, or a
         fresh UUID4) reused on every retry, so a retry never counts twice; when a retry
         finds the first attempt applied, the result has ``replayed=True`` and no balance.
         A 202 (queued by Autumn) has ``queued=True``.
@@ -299,6 +304,8 @@ class AsyncBalances:
             properties=properties,
             idempotency_key=key,
             entity_id=entity_id,
+            timestamp=timestamp,
+            overage_behavior=overage_behavior,
         )
         client = self._client
         try:

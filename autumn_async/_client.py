@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
     from ._balances import AsyncBalances
     from ._batcher import AsyncUsageBatcher
+    from ._customers import AsyncCustomers
+    from ._entities import AsyncEntities
     from ._http import AsyncTransport
 
 __all__ = ["AsyncAutumn"]
@@ -135,6 +137,8 @@ class AsyncAutumn:
         }
         self._urls: dict[str, str] = {}
         self._balances: AsyncBalances | None = None
+        self._customers: AsyncCustomers | None = None
+        self._entities: AsyncEntities | None = None
 
     def __repr__(self) -> str:
         if not hasattr(self, "_AsyncAutumn__secret_key"):
@@ -202,6 +206,24 @@ class AsyncAutumn:
 
             self._balances = AsyncBalances(self)
         return self._balances
+
+    @property
+    def customers(self) -> AsyncCustomers:
+        """The customer operations: ``get_or_create``, ``get``, ``update``, ``delete``, ``list``."""
+        if self._customers is None:
+            from ._customers import AsyncCustomers  # noqa: PLC0415
+
+            self._customers = AsyncCustomers(self)
+        return self._customers
+
+    @property
+    def entities(self) -> AsyncEntities:
+        """The entity operations: ``create``, ``get``, ``list``, ``update``, ``delete``."""
+        if self._entities is None:
+            from ._entities import AsyncEntities  # noqa: PLC0415
+
+            self._entities = AsyncEntities(self)
+        return self._entities
 
     def batcher(self, **options: Any) -> AsyncUsageBatcher:
         """A usage batcher sending through this client (see :class:`AsyncUsageBatcher`).

@@ -53,6 +53,17 @@ def _str_item(value: Any) -> str:
     raise _Mismatch
 
 
+def _any_item(value: Any) -> Any:
+    # ``Any`` is JSON kept as it came (a customer's metadata, billing data), as in cattrs.
+    return value
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if type(value) is dict:
+        return dict(value)
+    raise _Mismatch
+
+
 _MISSING = object()
 _readers: dict[type[Any], Reader | None] = {}
 
@@ -85,6 +96,8 @@ def _value_expr(tp: Any, var: str, env: dict[str, Any]) -> list[str]:
     """Lines that check ``var`` against ``tp`` and leave the converted value in it."""
     inner, optional = _split_optional(tp)
     guard = f"{var} is not None and " if optional else ""
+    if inner is Any:
+        return ["pass"]
     if inner is float:
         return [f"if {guard}type({var}) is not float: {var} = _num({var})"]
     if inner is str:
@@ -130,6 +143,10 @@ def _value_expr(tp: Any, var: str, env: dict[str, Any]) -> list[str]:
 def _item_reader(tp: Any, env: dict[str, Any]) -> str:
     if tp is str:
         return "_str_item"
+    if tp is Any:
+        return "_any_item"
+    if typing.get_origin(tp) is dict and typing.get_args(tp) == (str, Any):
+        return "_json_object"
     if attrs.has(tp):
         reader = reader_for(tp)
         if reader is None:
@@ -149,6 +166,8 @@ def _compile(cls: type[Any]) -> Reader:
         "_num": _num,
         "_num_or_str": _num_or_str,
         "_str_item": _str_item,
+        "_any_item": _any_item,
+        "_json_object": _json_object,
     }
     lines = ["def read(o):", "    if type(o) is not dict: raise _Mismatch"]
     args = []
@@ -161,7 +180,16 @@ def _compile(cls: type[Any]) -> Reader:
             lines.append(f"    {var} = o[{field.name!r}]")
             lines += [f"    {line}" for line in checks]
         elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-            raise _Unsupported(field)
+            if field.default.takes_self:
+                raise _Unsupported(field)
+            # An absent key gets a fresh default (``balances`` of a customer: ``{}``).
+            env[f"_f{index}"] = field.default.factory
+            lines += [
+                f"    {var} = o.get({field.name!r}, _MISSING)",
+                f"    if {var} is _MISSING: {var} = _f{index}()",
+                "    else:",
+                *(f"        {line}" for line in checks),
+            ]
         else:
             # An absent key takes the default as is, as cattrs does; a present one is checked.
             env[f"_d{index}"] = field.default

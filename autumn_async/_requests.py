@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,8 +28,13 @@ __all__ = [
     "build_track",
     "build_update",
     "check_id",
+    "check_json_object",
     "create_without_amount",
 ]
+
+#: ``overage_behavior`` values of ``balances.track`` (server ``OverageBehaviorSchema``;
+#: its third value, ``reject``, is marked internal).
+OVERAGE_BEHAVIORS = ("cap", "overflow")
 
 
 def check_id(value: object, field: str) -> str:
@@ -80,9 +86,17 @@ def _properties(body: dict[str, Any], value: object) -> None:
     body["properties"] = dict(value)
 
 
-def _check_json(value: object, path: str, depth: int) -> None:
+def check_json_object(value: object, field: str) -> dict[str, Any]:
+    """A mapping of JSON values (``metadata``, ``billing_controls``, ...) as a new dict."""
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{field} must be a mapping, got {type(value).__name__}", field=field)
+    _check_json(value, field, depth=0, field=field)
+    return dict(value)
+
+
+def _check_json(value: object, path: str, depth: int, field: str = "properties") -> None:
     if depth > 32:
-        raise UsageError(f"{path} is nested too deeply (over 32 levels)", field="properties")
+        raise UsageError(f"{path} is nested too deeply (over 32 levels)", field=field)
     if value is None or isinstance(value, (str, bool)):
         return
     if isinstance(value, int):
@@ -90,28 +104,28 @@ def _check_json(value: object, path: str, depth: int) -> None:
             raise UsageError(
                 f"{path} is too large: Autumn reads numbers as doubles, exact only up to "
                 "2**53 - 1 in magnitude",
-                field="properties",
+                field=field,
             )
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise UsageError(f"{path} must be a finite number, got {value!r}", field="properties")
+            raise UsageError(f"{path} must be a finite number, got {value!r}", field=field)
         return
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise UsageError(
                     f"{path} has a non-string key {key!r}; JSON keys are strings",
-                    field="properties",
+                    field=field,
                 )
-            _check_json(item, f"{path}.{key}", depth + 1)
+            _check_json(item, f"{path}.{key}", depth + 1, field)
         return
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check_json(item, f"{path}[{index}]", depth + 1)
+            _check_json(item, f"{path}[{index}]", depth + 1, field)
         return
     raise UsageError(
-        f"{path} is a {type(value).__name__}, which is not JSON-serialisable", field="properties"
+        f"{path} is a {type(value).__name__}, which is not JSON-serialisable", field=field
     )
 
 
@@ -291,8 +305,15 @@ def build_track(
     properties: object,
     idempotency_key: object,
     entity_id: object,
+    timestamp: object = None,
+    overage_behavior: object = None,
 ) -> dict[str, Any]:
-    """Body of ``balances.track``: exactly one of ``feature_id`` / ``event_name``."""
+    """Body of ``balances.track``: exactly one of ``feature_id`` / ``event_name``.
+
+    ``timestamp`` (when the usage happened: Unix ms or an aware ``datetime``, positive and
+    not in the future) and ``overage_behavior`` (``"cap"`` or ``"overflow"``) are read by
+    today's server (``shared/api/balances/track/trackParams.ts``).
+    """
     body: dict[str, Any] = {"customer_id": check_id(customer_id, "customer_id")}
     if feature_id is None and event_name is None:
         raise UsageError(
@@ -314,6 +335,43 @@ def build_track(
     if idempotency_key is not None:
         body["idempotency_key"] = check_id(idempotency_key, "idempotency_key")
     _opt_id(body, "entity_id", entity_id)
+    if timestamp is not None:
+        body["timestamp"] = _event_time(timestamp)
+    if overage_behavior is not None:
+        if overage_behavior not in OVERAGE_BEHAVIORS:
+            raise UsageError(
+                f"overage_behavior must be 'cap' or 'overflow', got {overage_behavior!r}",
+                field="overage_behavior",
+            )
+        body["overage_behavior"] = overage_behavior
     if properties is not None:
         check_event_size(body, limit=MAX_EVENT_BYTES)
     return body
+
+
+def _event_time(value: object) -> int:
+    """A usage event's time as the server takes it: whole Unix ms, > 0, not in the future."""
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None:
+            raise UsageError(
+                "timestamp must be timezone-aware (a naive datetime is ambiguous)",
+                field="timestamp",
+            )
+        ms = int(value.timestamp() * 1000)
+    else:
+        number = finite_number(value, "timestamp")
+        if number != int(number):
+            raise UsageError(
+                f"timestamp must be whole Unix milliseconds, got {value!r}", field="timestamp"
+            )
+        ms = int(number)
+    if ms <= 0:
+        raise UsageError(
+            f"timestamp must be positive Unix milliseconds, got {value!r}", field="timestamp"
+        )
+    if ms > time.time() * 1000:
+        raise UsageError(
+            "timestamp is in the future; Autumn refuses usage recorded ahead of its clock",
+            field="timestamp",
+        )
+    return ms

@@ -1,5 +1,6 @@
 """Typed values for the balances API: the four responses and their nested objects, plus
-the request-side ``reset`` object and intervals (defined in ``_request_models``).
+the request-side ``reset`` object and intervals (defined in ``_request_models``) and the
+customer and entity models (defined in ``_customer_models``).
 
 Response models are lenient in shape and open in their enums: every enum-valued field
 is typed ``str`` so a value Autumn adds later (``"multiple"``, ``"ai_credit_system"``)
@@ -39,7 +40,13 @@ __all__ = [
     "BalancesUpdateResponse",
     "Breakdown",
     "CreditSchemaItem",
+    "Customer",
+    "CustomersDeleteResponse",
+    "CustomersListResponse",
     "Deduction",
+    "EntitiesDeleteResponse",
+    "EntitiesListResponse",
+    "Entity",
     "Feature",
     "FeatureDisplay",
     "Flag",
@@ -410,3 +417,14 @@ class BalancesTrackResponse:
     deductions: list[Deduction] | None = None
     queued: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
     replayed: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
+
+
+# Last, because ``_customer_models`` builds on ``Balance`` and ``Flag`` above.
+from ._customer_models import (  # noqa: E402
+    Customer,
+    CustomersDeleteResponse,
+    CustomersListResponse,
+    EntitiesDeleteResponse,
+    EntitiesListResponse,
+    Entity,
+)

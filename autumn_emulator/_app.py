@@ -13,6 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from ._api_errors import ApiError
+from ._customer_routes import CUSTOMER_ROUTES
+from ._entity_routes import ENTITY_ROUTES
 from ._faults import RATE_LIMIT_TEXT, Decision, Fault, FaultSet, parse_fault
 from ._state import EmulatorState
 from ._tracking import releases_key
@@ -32,6 +34,8 @@ V1_ROUTES: dict[str, _Op] = {
     "/v1/balances.track": lambda s, body, env, version: s.track(body, env, version),
     "/v1/balances.batch_track": lambda s, body, env, version: s.batch_track(body, env, version),
     "/v1/customers": lambda s, body, env, version: s.get_or_create_customer(body, env),
+    **CUSTOMER_ROUTES,
+    **ENTITY_ROUTES,
 }
 
 

@@ -41,13 +41,18 @@ def num(value: Decimal) -> int | float:
 
 @dataclass
 class Feature:
-    """A feature: ``metered``, ``boolean`` or ``credit_system`` (with its credit costs)."""
+    """A feature: ``metered``, ``boolean`` or ``credit_system`` (with its credit costs).
+
+    ``consumable`` is the server's ``usage_type`` ``single_use`` (messages, API calls)
+    as opposed to ``continuous_use`` (seats); entities need a non-consumable feature.
+    """
 
     id: str
     name: str
     type: str = "metered"
     event_names: tuple[str, ...] = ()
     credit_schema: dict[str, Decimal] = field(default_factory=dict)
+    consumable: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """Return the feature as the admin routes show it."""
@@ -55,6 +60,7 @@ class Feature:
             "id": self.id,
             "name": self.name,
             "type": self.type,
+            "consumable": self.consumable,
             "event_names": list(self.event_names),
             "credit_schema": [
                 {"metered_feature_id": key, "credit_cost": num(cost)}

@@ -97,11 +97,17 @@ class Emulator:
         name: str | None = None,
         event_names: Iterable[str] = (),
         credit_schema: Mapping[str, float] | None = None,
+        consumable: bool | None = None,
     ) -> dict[str, Any]:
-        """Define a feature; ``credit_schema`` maps metered feature ids to credit costs."""
+        """Define a feature; ``credit_schema`` maps metered feature ids to credit costs.
+
+        ``consumable=False`` makes a metered feature continuous-use (seats), which is
+        what entities are created for; metered features are consumable by default.
+        """
         body = {
             "id": id,
             "type": type,
+            "consumable": consumable,
             "name": name,
             "event_names": list(event_names),
             "credit_schema": [

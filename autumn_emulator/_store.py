@@ -32,7 +32,7 @@ from ._balance_rows import (
 from ._idempotency import IdempotencyStore
 from ._validation import INTERVALS, Checker
 
-__all__ = ["FEATURE_TYPES", "Customer", "Store"]
+__all__ = ["FEATURE_TYPES", "Customer", "EntityRecord", "Store"]
 
 FEATURE_TYPES = ("metered", "boolean", "credit_system")
 
@@ -42,13 +42,31 @@ def _wall_clock_ms() -> int:
 
 
 @dataclass
+class EntityRecord:
+    """What ``entities.create`` stored about an entity (seeded entities have none)."""
+
+    name: str | None
+    feature_id: str
+    created_at: int
+    billing_controls: dict[str, Any] | None = None
+
+
+@dataclass
 class Customer:
-    """A customer and the ids of its entities."""
+    """A customer, its entities (by id) and the details ``customers.*`` set."""
 
     id: str
     name: str | None
     created_at: int
-    entities: dict[str, None] = field(default_factory=dict)
+    entities: dict[str, EntityRecord | None] = field(default_factory=dict)
+    email: str | None = None
+    fingerprint: str | None = None
+    stripe_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    send_email_receipts: bool = False
+    currency: str | None = None
+    billing_controls: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
 
 
 class Store:
@@ -97,6 +115,7 @@ class Store:
         feature_id = c.string("id", required=True)
         name = c.string("name")
         kind = c.choice("type", FEATURE_TYPES) or "metered"
+        consumable = c.boolean("consumable")
         names = body.get("event_names") or []
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             c.problem("event_names: must be an array of strings")
@@ -114,7 +133,9 @@ class Store:
                 schema[metered] = cost
         c.done()
         assert feature_id is not None
-        feature = Feature(feature_id, name or feature_id, kind, tuple(names), schema)
+        if consumable is None:
+            consumable = kind != "boolean"
+        feature = Feature(feature_id, name or feature_id, kind, tuple(names), schema, consumable)
         self.features[feature_id] = feature
         return feature
 
@@ -129,7 +150,7 @@ class Store:
         elif name is not None and customer.name is None:
             customer.name = name
         for entity_id in entities:
-            customer.entities[entity_id] = None
+            customer.entities.setdefault(entity_id, None)  # keep what entities.create stored
         return customer
 
     def feature(self, feature_id: str) -> Feature:

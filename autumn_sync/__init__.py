@@ -33,7 +33,13 @@ if TYPE_CHECKING:
         BatcherStats,
         Breakdown,
         ConflictError,
+        Customer,
+        CustomersDeleteResponse,
+        CustomersListResponse,
         Deduction,
+        EntitiesDeleteResponse,
+        EntitiesListResponse,
+        Entity,
         Feature,
         Flag,
         InternalServerError,
@@ -62,11 +68,15 @@ if TYPE_CHECKING:
 
     from ._batcher import UsageBatcher
     from ._client import Autumn, Balances
+    from ._customers import Customers
+    from ._entities import Entities
 
 #: Names this package defines itself; every other public name is autumn_async's.
 _OWN: dict[str, str] = {
     "Autumn": "._client",
     "Balances": "._client",
+    "Customers": "._customers",
+    "Entities": "._entities",
     "UsageBatcher": "._batcher",
 }
 __all__ = [
@@ -90,7 +100,15 @@ __all__ = [
     "BatcherStats",
     "Breakdown",
     "ConflictError",
+    "Customer",
+    "Customers",
+    "CustomersDeleteResponse",
+    "CustomersListResponse",
     "Deduction",
+    "Entities",
+    "EntitiesDeleteResponse",
+    "EntitiesListResponse",
+    "Entity",
     "Feature",
     "Flag",
     "InternalServerError",

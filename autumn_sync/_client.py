@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     )
 
     from ._batcher import UsageBatcher
+    from ._customers import Customers
+    from ._entities import Entities
 
 __all__ = ["Autumn", "Balances"]
 
@@ -135,10 +137,12 @@ class Balances:
         properties: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
         entity_id: str | None = None,
+        timestamp: Timestamp | None = None,
+        overage_behavior: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesTrackResponse:
-        return _run(self._inner.track(customer_id=customer_id, feature_id=feature_id, event_name=event_name, value=value, properties=properties, idempotency_key=idempotency_key, entity_id=entity_id, retries=retries, timeout=timeout))  # fmt: skip  # noqa: E501
+        return _run(self._inner.track(customer_id=customer_id, feature_id=feature_id, event_name=event_name, value=value, properties=properties, idempotency_key=idempotency_key, entity_id=entity_id, timestamp=timestamp, overage_behavior=overage_behavior, retries=retries, timeout=timeout))  # fmt: skip  # noqa: E501
 
     track.__doc__ = AsyncBalances.track.__doc__
 
@@ -191,6 +195,8 @@ class Autumn:
             allow_insecure_http=allow_insecure_http,
         )
         self.balances = Balances(self._async.balances)
+        self._customers: Customers | None = None
+        self._entities: Entities | None = None
 
     def __repr__(self) -> str:
         inner = getattr(self, "_async", None)  # None while building (tracebacks with locals)
@@ -242,6 +248,24 @@ class Autumn:
     def allow_insecure_http(self) -> bool:
         """Whether a plain ``http://`` server other than this machine was allowed."""
         return self._async.allow_insecure_http
+
+    @property
+    def customers(self) -> Customers:
+        """The customer operations: ``get_or_create``, ``get``, ``update``, ``delete``, ``list``."""
+        if self._customers is None:
+            from ._customers import Customers  # noqa: PLC0415
+
+            self._customers = Customers(self._async.customers)
+        return self._customers
+
+    @property
+    def entities(self) -> Entities:
+        """The entity operations: ``create``, ``get``, ``list``, ``update``, ``delete``."""
+        if self._entities is None:
+            from ._entities import Entities  # noqa: PLC0415
+
+            self._entities = Entities(self._async.entities)
+        return self._entities
 
     @property
     def async_client(self) -> AsyncAutumn:

@@ -1,7 +1,9 @@
 """``make demo``: the whole story of the SDK against the embedded emulator (loopback only).
 
-Starts a local Autumn emulator on a free port, seeds three features and a customer, then
-grants, checks and tracks with the blocking client, bursts 200 tracks through the async
+Starts a local Autumn emulator on a free port and defines three features, creates the
+customer through the SDK (``customers.get_or_create``, as a real integration must: the
+emulator runs without auto-creation, like Autumn at 2.1), then grants, checks and
+tracks with the blocking client, bursts 200 tracks through the async
 client (once on a healthy server, once with 30 % of answers lost after the change was
 applied), prints the final balances and runs both quickstarts against the same emulator.
 Every step checks its own result; the script exits 1 with a message if one is wrong.
@@ -65,19 +67,25 @@ def when(ms: float | None) -> str:
 
 
 def seed(emu: EmulatorThread) -> None:
-    """Define the features and the customers the story uses."""
+    """Define the features the story uses (features are set up in Autumn's dashboard)."""
     emu.add_feature("messages", name="Messages")
     emu.add_feature("ai_tokens", name="AI tokens", event_names=["chat_completion"])
     emu.add_feature("sso", name="Single sign-on", type="boolean")
-    emu.add_customer(CUSTOMER, name="Acme Inc.")
-    emu.add_customer("user_123", name="Quickstart user")
     show("features", "messages (metered), ai_tokens (event chat_completion), sso (boolean)")
-    show("customers", f"{CUSTOMER}, user_123")
 
 
 def story(autumn: Autumn, emu: EmulatorThread) -> None:
-    """Grant, check, track, track by event name, check a flag, be denied with a preview."""
+    """Create the customer, grant, check, track, track by event name, check a flag, be
+    denied with a preview."""
     balances = autumn.balances
+
+    step(0, "Create the customer: customers.get_or_create, before any balance call")
+    customer = autumn.customers.get_or_create(
+        customer_id=CUSTOMER, name="Acme Inc.", email="billing@acme.example"
+    )
+    again = autumn.customers.get_or_create(customer_id=CUSTOMER)
+    expect(again.created_at == customer.created_at, "get_or_create returns the same customer")
+    show("customer", f"{customer.id} ({customer.name}, {customer.email})")
 
     step(1, "Create balances: 1,000 messages and 50,000 AI tokens a month, plus SSO")
     balances.create(customer_id=CUSTOMER, feature_id="messages", included=1000, reset="month")
@@ -100,6 +108,9 @@ def story(autumn: Autumn, emu: EmulatorThread) -> None:
     expect(track.balance is not None and track.balance.remaining == 997, "track deducts 3")
     assert track.balance is not None
     show("remaining", num(track.balance.remaining))
+    read_back = autumn.customers.get(customer_id=CUSTOMER).balances["messages"]
+    expect(read_back.remaining == 997, "customers.get reflects the balance")
+    show("customers.get sees remaining", num(read_back.remaining))
 
     step(4, "Track by event name: chat_completion uses 1,200 AI tokens")
     by_event = balances.track(customer_id=CUSTOMER, event_name="chat_completion", value=1200)

@@ -1,12 +1,14 @@
-"""Quickstart, blocking: grant a monthly allowance, check it, record usage.
+"""Quickstart, blocking: make sure the customer exists, grant a monthly allowance, check
+it, record usage.
 
 Against your Autumn sandbox::
 
     AUTUMN_SECRET_KEY=am_sk_test_... python examples/quickstart.py
 
 ``AUTUMN_SERVER_URL`` picks another server (``make demo`` points it at the local emulator).
-The customer ``AUTUMN_CUSTOMER_ID`` (default ``user_123``) and the metered feature
-``AUTUMN_FEATURE_ID`` (default ``messages``) must already exist; each run grants 100 more.
+The customer ``AUTUMN_CUSTOMER_ID`` (default ``user_123``) is created on the first run;
+the metered feature ``AUTUMN_FEATURE_ID`` (default ``messages``) must already exist.
+Each run grants 100 more.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ def main(
 ) -> None:
     """Run the quickstart; the URL and key default to AUTUMN_SERVER_URL / AUTUMN_SECRET_KEY."""
     with Autumn(server_url=server_url, secret_key=secret_key, x_api_version="2.1") as autumn:
+        # First, always: from API version 2.1 check and track answer 404 for a customer
+        # Autumn has not seen. get_or_create returns the existing one unchanged.
+        customer = autumn.customers.get_or_create(customer_id=customer_id, name="Quickstart user")
+        print(f"customer {customer.id} ready ({customer.name})")
+
         autumn.balances.create(
             customer_id=customer_id, feature_id=feature_id, included=100, reset="month"
         )

@@ -1,12 +1,14 @@
-"""Quickstart, asyncio: grant a monthly allowance, check-and-deduct atomically, record usage.
+"""Quickstart, asyncio: make sure the customer exists, grant a monthly allowance,
+check-and-deduct atomically, record usage.
 
 Against your Autumn sandbox::
 
     AUTUMN_SECRET_KEY=am_sk_test_... python examples/quickstart_async.py
 
 ``AUTUMN_SERVER_URL`` picks another server (``make demo`` points it at the local emulator).
-The customer ``AUTUMN_CUSTOMER_ID`` (default ``user_123``) and the metered feature
-``AUTUMN_FEATURE_ID`` (default ``messages``) must already exist; each run grants 100 more.
+The customer ``AUTUMN_CUSTOMER_ID`` (default ``user_123``) is created on the first run;
+the metered feature ``AUTUMN_FEATURE_ID`` (default ``messages``) must already exist.
+Each run grants 100 more.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ async def main(
         server_url=server_url, secret_key=secret_key, x_api_version="2.1"
     ) as autumn:
         await autumn.warm_up()  # import the HTTP stack off the loop, open the pool
+        # First, always: from API version 2.1 check and track answer 404 for a customer
+        # Autumn has not seen. get_or_create returns the existing one unchanged.
+        customer = await autumn.customers.get_or_create(
+            customer_id=customer_id, name="Quickstart user"
+        )
+        print(f"customer {customer.id} ready ({customer.name})")
+
         await autumn.balances.create(
             customer_id=customer_id, feature_id=feature_id, included=100, reset="month"
         )

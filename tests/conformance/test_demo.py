@@ -38,6 +38,9 @@ def test_demo_runs_the_whole_story_and_exits_cleanly() -> None:
     assert done.stderr == ""
     out = done.stdout
     for line in [
+        "0. Create the customer: customers.get_or_create",
+        "customer                           acme (Acme Inc., billing@acme.example)",
+        "customers.get sees remaining       997",
         "1. Create balances",
         "messages granted                   1,000",
         "3. Track 3 messages",
@@ -59,9 +62,8 @@ def test_demo_runs_the_whole_story_and_exits_cleanly() -> None:
 
 @pytest.fixture
 def seeded(autumn_emulator_thread: EmulatorThread) -> EmulatorThread:
-    """The thread emulator with the quickstarts' customer and feature."""
+    """The thread emulator with the quickstarts' feature; the quickstart creates its customer."""
     autumn_emulator_thread.add_feature("messages")
-    autumn_emulator_thread.add_customer("user_123")
     return autumn_emulator_thread
 
 
@@ -78,19 +80,33 @@ def test_quickstart_reads_server_and_key_from_the_environment(
     """Each quickstart finds the server and key in AUTUMN_SERVER_URL / AUTUMN_SECRET_KEY."""
     done = run(script, {"AUTUMN_SERVER_URL": seeded.url, "AUTUMN_SECRET_KEY": seeded.secret_key})
     assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[0] == "customer user_123 ready (Quickstart user)"
     assert done.stdout.splitlines()[-1] == last_line
     assert seeded.balances("user_123")["messages"]["granted"] == 100
 
 
 @pytest.mark.parametrize("script", ["quickstart.py", "quickstart_async.py"])
-def test_quickstart_reports_an_unknown_customer(seeded: EmulatorThread, script: str) -> None:
-    """A quickstart run for a customer that does not exist exits 1 with the typed error."""
+def test_quickstart_creates_a_new_customer_first(seeded: EmulatorThread, script: str) -> None:
+    """A customer Autumn has not seen is created by get_or_create, so check/track work."""
     env = {
         "AUTUMN_SERVER_URL": seeded.url,
         "AUTUMN_SECRET_KEY": seeded.secret_key,
-        "AUTUMN_CUSTOMER_ID": "nobody",
+        "AUTUMN_CUSTOMER_ID": "brand_new",
+    }
+    done = run(script, env)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert seeded.balances("brand_new")["messages"]["granted"] == 100
+
+
+@pytest.mark.parametrize("script", ["quickstart.py", "quickstart_async.py"])
+def test_quickstart_reports_an_unknown_feature(seeded: EmulatorThread, script: str) -> None:
+    """A quickstart run for a feature that does not exist exits 1 with the typed error."""
+    env = {
+        "AUTUMN_SERVER_URL": seeded.url,
+        "AUTUMN_SECRET_KEY": seeded.secret_key,
+        "AUTUMN_FEATURE_ID": "nothing",
     }
     done = run(script, env)
     assert done.returncode == 1
     assert "quickstart failed: NotFoundError" in done.stderr
-    assert "customer_not_found" in done.stderr
+    assert "feature_not_found" in done.stderr

@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
-from autumn_async import AsyncAutumn, AsyncBalances
-from autumn_sync import Autumn, Balances
+from autumn_async import AsyncAutumn, AsyncBalances, AsyncCustomers, AsyncEntities
+from autumn_sync import Autumn, Balances, Customers, Entities
 
 #: The one async-only option: an aiohttp session belongs to a loop the sync client never runs.
 ASYNC_ONLY_OPTIONS = {"session"}
@@ -31,7 +31,13 @@ def test_client_options_match() -> None:
 
 
 @pytest.mark.parametrize(
-    ("async_cls", "sync_cls"), [(AsyncAutumn, Autumn), (AsyncBalances, Balances)]
+    ("async_cls", "sync_cls"),
+    [
+        (AsyncAutumn, Autumn),
+        (AsyncBalances, Balances),
+        (AsyncCustomers, Customers),
+        (AsyncEntities, Entities),
+    ],
 )
 def test_every_async_method_has_a_sync_twin(async_cls: type, sync_cls: type) -> None:
     """Each public async method has a sync method with the same signature and docstring."""
@@ -49,3 +55,11 @@ def test_every_async_method_has_a_sync_twin(async_cls: type, sync_cls: type) -> 
         # The sync twin returns the sync twin of the async result type (UsageBatcher ...).
         assert s_sig.return_annotation == a_sig.return_annotation.replace("Async", ""), name
         assert twin.__doc__ == method.__doc__, name
+
+
+@pytest.mark.parametrize("resource", ["balances", "customers", "entities"])
+def test_every_resource_is_on_both_clients(resource: str) -> None:
+    """Each resource of AsyncAutumn is on Autumn too, wrapping the async client's own."""
+    with Autumn(secret_key="am_sk_test_parity", server_url="http://127.0.0.1:9") as autumn:
+        sync_resource = getattr(autumn, resource)
+        assert sync_resource._inner is getattr(autumn.async_client, resource)

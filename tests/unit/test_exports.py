@@ -24,7 +24,8 @@ def test_async_all_resolves_and_is_complete() -> None:
 def test_sync_all_mirrors_async() -> None:
     """autumn_sync exports every non-async name of autumn_async, plus its own clients."""
     expected = {n for n in autumn_async.__all__ if not n.startswith("Async")}
-    assert set(autumn_sync.__all__) == expected | {"Autumn", "Balances", "UsageBatcher"}
+    own = {"Autumn", "Balances", "Customers", "Entities", "UsageBatcher"}
+    assert set(autumn_sync.__all__) == expected | own
 
 
 def test_dir_lists_public_names() -> None:

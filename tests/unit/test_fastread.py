@@ -26,6 +26,15 @@ BODIES: list[tuple[type[Any], Any]] = (
         for name in sorted(p.name for p in FIXTURES.glob("balances_track_response_*.json"))
     ]
     + [(models.Balance, json.loads((FIXTURES / "balance_usage_based_example.json").read_text()))]
+    # Customer and entity shapes (apiCustomerV5.ts, apiEntityV2.ts): JSON-valued fields.
+    + [
+        (models.Customer, json.loads((FIXTURES / "customer_v5_example.json").read_text())),
+        (models.Entity, json.loads((FIXTURES / "entity_v2_example.json").read_text())),
+        (
+            models.CustomersListResponse,
+            json.loads((FIXTURES / "customers_list_offset_page.json").read_text()),
+        ),
+    ]
 )
 
 SCALARS = st.one_of(

@@ -21,6 +21,9 @@ from autumn_async.models import (
     BalancesCreateResponse,
     BalancesTrackResponse,
     BalancesUpdateResponse,
+    Customer,
+    CustomersListResponse,
+    Entity,
     Interval,
 )
 
@@ -32,6 +35,9 @@ _FIXTURE_CLASSES: dict[str, type[Any]] = {
     "balances_create_response": BalancesCreateResponse,
     "balances_update_response": BalancesUpdateResponse,
     "balance_usage_based_example": Balance,
+    "customer_v5_": Customer,
+    "customers_list_": CustomersListResponse,
+    "entity_v2_": Entity,
 }
 
 _RESPONSE_FILES = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.startswith("error_"))
