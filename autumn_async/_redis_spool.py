@@ -1,0 +1,703 @@
+"""``RedisSpool``: the batcher's spool on a Redis stream, shared by a fleet of processes.
+
+The only module that imports ``redis`` (the ``[redis]`` extra). Producers append one
+entry per burst to ``{autumn}:usage`` (:mod:`.fleet._codec` has the format); delivery
+workers read it through the consumer group ``autumn-delivery``, keep their claims alive
+with a heartbeat, and settle an entry (ack, delete, dead letters) in one server-side
+script once every event in it is settled. A worker that goes silent for ``lease``
+seconds loses its entries to ``XAUTOCLAIM`` by a peer, which resends them under the
+same keys: Autumn's duplicate check makes a resend of an applied event a no-op.
+
+Hazards handled here: ``MAXLEN`` is never used (it would delete pending work); a
+redelivered event older than 23 h is dead-lettered (``dedupe_window_expired``), since
+Autumn forgets keys after 24 h; an entry delivered more than ``max_deliveries`` times is
+poison and dead-lettered; a consumer with pending entries is never deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+import redis
+import redis.asyncio
+import redis.exceptions
+
+from ._errors import UsageError
+from ._fork import abandon
+from .fleet import _scripts
+from .fleet._codec import (
+    DeadLetter,
+    Entry,
+    MalformedEntryError,
+    decode_entry,
+    encode_entry,
+    parse_autoclaim,
+    parse_dead_letter,
+    parse_entries,
+    split_burst,
+)
+from .fleet._spool import SpooledEvent
+
+__all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
+
+logger = logging.getLogger("autumn.fleet")
+
+DEFAULT_STREAM = "{autumn}:usage"
+DEFAULT_GROUP = "autumn-delivery"
+#: Autumn keeps an idempotency key 24 h; resending later than this risks a double count.
+DEDUPE_WINDOW = 23 * 3600.0
+_RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
+
+
+class SpoolFullError(Exception):
+    """The spool refuses more events: ``reason`` is ``max_backlog`` or ``redis_oom``.
+
+    The batcher treats it as a full queue and applies its ``overflow`` policy.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SpoolUnavailableError(Exception):
+    """Redis did not take the write (unreachable, read-only replica, timed out)."""
+
+
+class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
+    """Redis's exceptions leave this module as ours (SpoolUnavailableError)."""
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, redis.exceptions.RedisError):
+            raise SpoolUnavailableError(f"Redis failed: {exc}") from exc
+
+
+_translate = _Translate()
+
+
+@attrs.define
+class _Held:
+    """An entry this consumer holds: what is still unsettled in it, and how it ended."""
+
+    entry: Entry
+    open_keys: set[str]
+    dead: dict[str, str] = attrs.Factory(dict)
+    duplicates: int = 0
+
+
+def _positive(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"{field} must be a positive number, got {value!r}", field=field)
+    return float(value)
+
+
+class RedisSpool:
+    """A :class:`Spool` on a Redis stream (Redis >= 6.2, AOF on, ``noeviction``).
+
+    ``url`` is a ``redis://`` or ``rediss://`` URL. ``lease`` (seconds, default 30) is how
+    long a silent worker keeps its claims; ``max_backlog`` bounds the events handed over
+    and not yet settled (``put`` raises :class:`SpoolFullError` beyond it). Producers and
+    workers of one fleet must use the same ``stream`` and ``group``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = DEFAULT_STREAM,
+        group: str = DEFAULT_GROUP,
+        lease: float = 30.0,
+        max_backlog: int = 10_000_000,
+        max_deliveries: int = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise UsageError("url must be a redis://, rediss:// or unix:// URL", field="url")
+        for name, value in (("stream", stream), ("group", group)):
+            if not isinstance(value, str) or not value:
+                raise UsageError(f"{name} must be a non-empty string", field=name)
+        self.url = url
+        self.stream = stream
+        self.group = group
+        self.lease = _positive(lease, "lease")
+        self.max_backlog = int(_positive(max_backlog, "max_backlog"))
+        self.max_deliveries = int(_positive(max_deliveries, "max_deliveries"))
+        self.dead_stream = f"{stream}:dead"
+        self._counter = f"{stream}:events"
+        self._stats_key = f"{stream}:stats"
+        self._clock = clock
+        self._shas = {
+            name: hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
+            for name, text in _SCRIPT_TEXTS.items()
+        }
+        self._reset()
+
+    def _reset(self) -> None:
+        self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.account: str | None = None
+        self._aclient: redis.asyncio.Redis | None = None
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._sclient: redis.Redis | None = None
+        self._held: dict[bytes, _Held] = {}
+        self._by_key: dict[str, list[bytes]] = {}
+        self._buffer: list[SpooledEvent] = []
+        self._reclaim_cursor = b"0-0"
+        self._next_reclaim = 0.0
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._claiming: asyncio.Lock | None = None
+        self._known_backlog = 0
+        self._foreign: set[str] = set()
+        self._put_lock: asyncio.Lock | None = None
+        self._put_queue: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]] = []
+        self._commit_cv = threading.Condition()
+        self._commit_open: _Commit = _Commit()
+        self._committing = False
+        self.counters: dict[str, int] = {}
+
+    # -- connections ---------------------------------------------------------------
+
+    def _client(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aloop is not loop:
+            client = redis.asyncio.Redis.from_url(self.url, protocol=2)
+            for command in _RAW:
+                client.set_response_callback(command, _identity)
+            self._aclient, self._aloop = client, loop
+            self._claiming = asyncio.Lock()
+            self._put_lock = asyncio.Lock()
+        return self._aclient
+
+    def _sync_client(self) -> redis.Redis:
+        if self._sclient is None:
+            self._sclient = redis.Redis.from_url(self.url, protocol=2)
+        return self._sclient
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    async def _script(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+
+    async def _run_scripts(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Run scripts in one round trip; load them first if Redis lost them (a restart)."""
+        client = self._client()
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for name, keys, args in calls:
+                await self._script(pipe, name, keys, args)
+            try:
+                return list(await pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                for text in _SCRIPT_TEXTS.values():
+                    await client.script_load(text)
+        raise AssertionError("unreachable")
+
+    # -- opening -------------------------------------------------------------------
+
+    async def open(self, account: str) -> None:
+        """Bind to ``account``, check the server, create the group if missing."""
+        if not isinstance(account, str) or not account or "\n" in account:
+            raise UsageError("account must be a non-empty one-line string", field="account")
+        self.account = account
+        client = self._client()
+        async with _translate:
+            info = await client.info()
+            check_server(info)
+            with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: exists
+                await client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            self._known_backlog = int(await client.get(self._counter) or 0)
+
+    def _require_account(self) -> str:
+        if self.account is None:
+            raise UsageError("open the spool before using it", field="account")
+        return self.account
+
+    # -- producing -----------------------------------------------------------------
+
+    def _commands(self, pipe: Any, events: Sequence[SpooledEvent], account: str) -> None:
+        for chunk in split_burst(events):
+            pipe.xadd(self.stream, encode_entry(chunk, account))  # never MAXLEN
+        pipe.incrby(self._counter, len(events))
+        pipe.hincrby(self._stats_key, "enqueued", len(events))
+
+    def _refuse_if_full(self, n: int) -> None:
+        if self._known_backlog + n > self.max_backlog:
+            self._count("enqueue_failed:max_backlog", n)
+            raise SpoolFullError(
+                f"the Redis spool holds {self._known_backlog} events "
+                f"(max_backlog={self.max_backlog})",
+                reason="max_backlog",
+            )
+
+    def _failed(self, exc: Exception, n: int) -> Exception:
+        if isinstance(exc, redis.exceptions.ResponseError) and "OOM" in str(exc):
+            self._count("enqueue_failed:redis_oom", n)
+            return SpoolFullError(f"Redis is out of memory: {exc}", reason="redis_oom")
+        if isinstance(exc, redis.exceptions.RedisError):
+            self._count("enqueue_failed:unavailable", n)
+            return SpoolUnavailableError(f"Redis refused the write: {exc}")
+        return exc
+
+    async def put(self, events: Sequence[SpooledEvent]) -> None:
+        """Durable in Redis on return; concurrent callers share one round trip."""
+        account = self._require_account()
+        if not events:
+            return
+        self._client()
+        assert self._put_lock is not None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put_queue.append((events, future))
+        async with self._put_lock:
+            if not future.done():
+                batch, self._put_queue = self._put_queue, []
+                await self._commit_async(batch, account)
+        await future
+
+    async def _commit_async(
+        self, batch: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]], account: str
+    ) -> None:
+        events = [e for chunk, _f in batch for e in chunk]
+        try:
+            if self._known_backlog + len(events) > self.max_backlog:
+                self._known_backlog = int(await self._client().get(self._counter) or 0)
+            self._refuse_if_full(len(events))
+            pipe = self._client().pipeline(transaction=True)
+            self._commands(pipe, events, account)
+            replies = await pipe.execute()
+        except Exception as exc:  # noqa: BLE001 (every caller of the burst gets it)
+            error = self._failed(exc, len(events))
+            for _chunk, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self._known_backlog = int(replies[-2])
+        self._count("enqueued", len(events))
+        for _chunk, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    def put_blocking(self, events: Sequence[SpooledEvent]) -> None:
+        """Durable in Redis on return, from any thread; concurrent callers share an XADD.
+
+        The first caller writes; callers arriving meanwhile add their events to the next
+        commit and one of them writes it when the first is done (group commit).
+        """
+        account = self._require_account()
+        if not events:
+            return
+        cv = self._commit_cv
+        with cv:
+            commit = self._commit_open
+            commit.events.extend(events)
+            while self._committing and not commit.done:
+                cv.wait()
+            if not commit.done:
+                self._committing = True
+                self._commit_open = _Commit()
+        if not commit.done:
+            try:
+                self._write_blocking(commit.events, account)
+            except Exception as exc:  # noqa: BLE001 (every caller of the commit gets it)
+                commit.error = self._failed(exc, len(commit.events))
+            with cv:
+                commit.done = True
+                self._committing = False
+                cv.notify_all()
+        if commit.error is not None:
+            raise commit.error
+
+    def _write_blocking(self, events: list[SpooledEvent], account: str) -> None:
+        client = self._sync_client()
+        if self._known_backlog + len(events) > self.max_backlog:
+            self._known_backlog = int(client.get(self._counter) or 0)
+        self._refuse_if_full(len(events))
+        pipe = client.pipeline(transaction=True)
+        self._commands(pipe, events, account)
+        replies = pipe.execute()
+        self._known_backlog = int(replies[-2])
+        self._count("enqueued", len(events))
+
+    async def backlog(self) -> int:
+        """Events handed over to Redis and not yet settled, fleet-wide."""
+        async with _translate:
+            return int(await self._client().get(self._counter) or 0)
+
+    # -- consuming -----------------------------------------------------------------
+
+    async def claim(self, limit: int, *, wait: float = 0.0) -> list[SpooledEvent]:
+        """Lease up to ``limit`` events: first a dead peer's, then new ones.
+
+        ``wait`` (seconds) blocks for new entries when there is nothing to take.
+        """
+        self._require_account()
+        self._client()
+        assert self._claiming is not None
+        async with self._claiming, _translate:
+            if self._heartbeat is None or self._heartbeat.done():
+                self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+            if len(self._buffer) < limit and self._clock() >= self._next_reclaim:
+                await self._reclaim()
+            if len(self._buffer) < limit:
+                block = None if self._buffer or wait <= 0 else int(wait * 1000)
+                await self._read_new(max(1, min(64, limit - len(self._buffer))), block)
+            out, self._buffer = self._buffer[:limit], self._buffer[limit:]
+            return out
+
+    async def _read_new(self, count: int, block: int | None) -> None:
+        args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
+        if block is not None:
+            args += ["BLOCK", block]
+        raw = await _cmd(self._client(), *args, "STREAMS", self.stream, ">")
+        for _stream, entries in raw or ():
+            await self._take(parse_entries(entries), {})
+
+    async def _reclaim(self) -> None:
+        """XAUTOCLAIM entries idle for a lease (their owner is gone); one INFO line each time."""
+        client = self._client()
+        raw = await _cmd(client,
+            "XAUTOCLAIM", self.stream, self.group, self.consumer,
+            int(self.lease * 1000), self._reclaim_cursor, "COUNT", 64,
+        )  # fmt: skip
+        cursor, entries, deleted = parse_autoclaim(raw)
+        self._reclaim_cursor = cursor
+        if cursor == b"0-0":
+            self._next_reclaim = self._clock() + self.lease / 3
+        if not entries:
+            return
+        pending = await _cmd(client,
+            "XPENDING", self.stream, self.group, "-", "+", len(self._held) + len(entries) + 100,
+            self.consumer,
+        )  # fmt: skip
+        deliveries = {row[0]: int(row[3]) for row in pending}
+        live = [(i, f) for i, f in entries if i is not None and f is not None]
+        self._count("reclaimed", len(live))
+        await client.hincrby(self._stats_key, "reclaimed", len(live))
+        logger.info(
+            "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
+            "them under their keys (%d were deleted meanwhile)",
+            len(live), self.lease, len(deleted) + len(entries) - len(live),
+        )  # fmt: skip
+        await self._take(live, deliveries)
+
+    async def _take(
+        self, entries: Sequence[tuple[bytes | None, Sequence[bytes] | None]],
+        deliveries: Mapping[bytes, int],
+    ) -> None:  # fmt: skip
+        account = self.account
+        now = self._clock()
+        finished: list[_Held] = []
+        for entry_id, flat in entries:
+            if entry_id is None or flat is None or entry_id in self._held:
+                continue
+            try:
+                entry = decode_entry(entry_id, flat)
+            except MalformedEntryError as exc:
+                logger.error("dead-lettering unreadable stream entry %s: %s", entry_id, exc)
+                raw = SpooledEvent(key="", body=repr(list(flat)).encode(), created_at=0.0)
+                entry = Entry(id=entry_id, account=account or "", events=[raw])
+                held = _Held(entry, set(), dead={"": f"malformed: {exc}"})
+                self._held[entry_id] = held
+                finished.append(held)
+                continue
+            if entry.account != account:
+                await self._hand_back_foreign(entry)
+                continue
+            held = _Held(entry, {e.key for e in entry.events})
+            self._held[entry_id] = held
+            count = deliveries.get(entry_id, 1)
+            for event in entry.events:
+                reason = None
+                if count > self.max_deliveries:
+                    reason = "poison"
+                elif count > 1 and now - event.created_at > DEDUPE_WINDOW:
+                    reason = "dedupe_window_expired"
+                if reason is not None:
+                    held.dead[event.key] = reason
+                    held.open_keys.discard(event.key)
+                    continue
+                holders = self._by_key.setdefault(event.key, [])
+                holders.append(entry_id)
+                if len(holders) == 1:
+                    self._buffer.append(event)
+            if not held.open_keys:
+                finished.append(held)
+        if finished:
+            await self._settle_entries(finished)
+
+    async def _hand_back_foreign(self, entry: Entry) -> None:
+        if entry.account not in self._foreign:
+            self._foreign.add(entry.account)
+            logger.warning(
+                "the stream %s holds events of another Autumn account (%s); this worker "
+                "leaves them for a worker configured with that account",
+                self.stream, entry.account,
+            )  # fmt: skip
+        await self._touch([entry.id], idle_ms=self._lease_ms)
+
+    @property
+    def _lease_ms(self) -> int:
+        return int(self.lease * 1000)
+
+    async def settle(
+        self,
+        keys: Collection[str],
+        *,
+        dead: Mapping[str, str] | None = None,
+        duplicates: Collection[str] = (),
+    ) -> None:
+        """Mark events settled; an entry is acked and deleted once all of its are.
+
+        ``dead`` maps a key to its dead-letter reason; ``duplicates`` are keys Autumn
+        reported as already applied (counted, otherwise delivered).
+        """
+        dead = dead or {}
+        dup = set(duplicates)
+        finished: dict[bytes, _Held] = {}
+        for key in [*keys, *dead]:
+            for entry_id in self._by_key.pop(key, ()):
+                held = self._held.get(entry_id)
+                if held is None or key not in held.open_keys:
+                    continue
+                held.open_keys.discard(key)
+                if key in dead:
+                    held.dead[key] = dead[key]
+                elif key in dup:
+                    held.duplicates += 1
+                if not held.open_keys:
+                    finished[entry_id] = held
+        if finished:
+            async with _translate:
+                await self._settle_entries(list(finished.values()))
+
+    async def _settle_entries(self, entries: list[_Held]) -> None:
+        now = repr(self._clock())
+        calls = []
+        for held in entries:
+            events = held.entry.events
+            args: list[Any] = [self.group, held.entry.id, len(events), now, held.entry.account]
+            args += [len(events) - len(held.dead), held.duplicates, len(held.dead)]
+            for event in events:
+                reason = held.dead.get(event.key)
+                if reason is not None:
+                    args += [event.key, repr(event.created_at), event.body, reason]
+                    self._count(f"dead_lettered:{reason.partition(':')[0]}")
+            self._count("delivered", len(events) - len(held.dead))
+            self._count("duplicates", held.duplicates)
+            keys = [self.stream, self.dead_stream, self._counter, self._stats_key]
+            calls.append(("settle", keys, args))
+        await self._run_scripts(calls)
+        for held in entries:
+            self._held.pop(held.entry.id, None)
+
+    async def _touch(self, ids: Sequence[bytes], *, idle_ms: int) -> list[bytes]:
+        if not ids:
+            return []
+        keys = [self.stream]
+        replies = await self._run_scripts(
+            [("touch", keys, [self.group, self.consumer, idle_ms, *ids])]
+        )
+        return list(replies[0])
+
+    async def _beat(self) -> None:
+        """Every lease/3: renew the claims this consumer still holds."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            ids = [i for i, held in self._held.items() if held.open_keys]
+            try:
+                lost = await self._touch(ids, idle_ms=0)
+            except (redis.exceptions.RedisError, OSError) as exc:
+                logger.warning("heartbeat failed (claims may lapse): %s", exc)
+                continue
+            for entry_id in lost:
+                held = self._held.pop(entry_id, None)
+                if held is not None:
+                    logger.warning("entry %s was taken over by a peer", entry_id)
+
+    async def release(self, keys: Collection[str]) -> None:
+        """Hand the entries holding ``keys`` (and unreturned ones) back at once."""
+        ids = {i for key in keys for i in self._by_key.get(key, ())}
+        ids.update(i for e in self._buffer for i in self._by_key.get(e.key, ()))
+        self._buffer = []
+        for entry_id in ids:
+            held = self._held.pop(entry_id, None)
+            for event in held.entry.events if held else ():
+                self._by_key.pop(event.key, None)
+        async with _translate:
+            await self._touch(sorted(ids), idle_ms=self._lease_ms)
+
+    async def close(self) -> None:
+        """Hand back what is still held, stop the heartbeat, close the connections."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        client = self._aclient
+        if client is not None and self._aloop is asyncio.get_running_loop():
+            with contextlib.suppress(redis.exceptions.RedisError):
+                await self.release([k for held in self._held.values() for k in held.open_keys])
+                await self._run_scripts(
+                    [("delconsumer", [self.stream], [self.group, self.consumer])]
+                )
+            await client.aclose()
+        self._aclient = None
+        if self._sclient is not None:
+            self._sclient.close()
+            self._sclient = None
+
+    # -- operators (python -m autumn_async.fleet status / dead-letters) -------------
+
+    async def status(self) -> dict[str, Any]:
+        """The fleet's state and counters (see ``python -m autumn_async.fleet status``)."""
+        client = self._client()
+        pipe = client.pipeline(transaction=False)
+        pipe.get(self._counter)
+        pipe.xlen(self.stream)
+        pipe.xlen(self.dead_stream)
+        pipe.hgetall(self._stats_key)
+        pipe.execute_command("XRANGE", self.stream, "-", "+", "COUNT", 1)
+        pipe.time()
+        backlog, entries, dead, stats, oldest, now = await pipe.execute()
+        try:
+            summary = await _cmd(client, "XPENDING", self.stream, self.group)
+            consumers = await _cmd(client, "XINFO CONSUMERS", self.stream, self.group)
+        except redis.exceptions.ResponseError:  # no group yet: nothing was ever read
+            summary, consumers = [0], []
+        claimed = int(summary[0])
+        now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
+        oldest_age = 0.0
+        if oldest:
+            oldest_age = max(0.0, (now_ms - int(oldest[0][0].split(b"-")[0])) / 1000)
+        counters = {k.decode(): int(v) for k, v in stats.items()}
+        return {
+            "stream": self.stream,
+            "group": self.group,
+            "pending": int(backlog or 0),
+            "backlog": int(backlog or 0),
+            "entries": int(entries),
+            "claimed_entries": claimed,
+            "unread_entries": max(0, int(entries) - claimed),
+            "oldest_pending_age": oldest_age,
+            "consumers": [_consumer(row) for row in consumers],
+            "dead_letters": int(dead),
+            "counters": counters,
+        }
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters."""
+        raw = await _cmd(self._client(), "XRANGE", self.dead_stream, "-", "+", "COUNT", limit)
+        return [parse_dead_letter(i, f) for i, f in raw]
+
+    async def requeue(self, ids: Collection[str] | None = None) -> int:
+        """Put dead letters (``None``: all of them) back in the work stream; return how many.
+
+        They are resent under their own keys: within 24 h of ``track()`` Autumn turns an
+        already applied one into a no-op; later, a requeued event counts again.
+        """
+        letters = await self._select_dead(ids)
+        if not letters:
+            return 0
+        pipe = self._client().pipeline(transaction=True)
+        by_account: dict[str, list[SpooledEvent]] = {}
+        for d in letters:
+            event = SpooledEvent(key=d.key, body=d.body.encode(), created_at=d.created_at)
+            by_account.setdefault(d.account, []).append(event)
+        for account, events in by_account.items():
+            self._commands(pipe, events, account)
+        pipe.xdel(self.dead_stream, *[d.id for d in letters])
+        await pipe.execute()
+        return len(letters)
+
+    async def drop_dead_letters(self, ids: Collection[str] | None = None) -> int:
+        """Delete dead letters for good (``None``: all of them); return how many."""
+        letters = await self._select_dead(ids)
+        if letters:
+            await self._client().xdel(self.dead_stream, *[d.id for d in letters])
+        return len(letters)
+
+    async def _select_dead(self, ids: Collection[str] | None) -> list[DeadLetter]:
+        if ids is None:
+            return await self.dead_letters(limit=1_000_000)
+        client = self._client()
+        out = []
+        for entry_id in ids:
+            raw = await _cmd(client, "XRANGE", self.dead_stream, entry_id, entry_id)
+            out += [parse_dead_letter(i, f) for i, f in raw]
+        return out
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's connections and claims; the child is a new consumer."""
+        for inherited in (self._aclient, self._sclient, self._heartbeat):
+            if inherited is not None:
+                abandon(inherited)
+        self._reset()
+
+
+@attrs.define
+class _Commit:
+    events: list[SpooledEvent] = attrs.Factory(list)
+    done: bool = False
+    error: Exception | None = None
+
+
+async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:
+    """A raw command (our callbacks leave replies unparsed; redis-py leaves it untyped)."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _identity(response: Any, **_options: Any) -> Any:
+    return response
+
+
+def _consumer(row: Sequence[Any]) -> dict[str, Any]:
+    fields = dict(zip(row[::2], row[1::2], strict=False))
+    return {
+        "name": fields[b"name"].decode(),
+        "pending": int(fields[b"pending"]),
+        "idle": int(fields[b"idle"]) / 1000,
+    }
+
+
+_SCRIPT_TEXTS = {
+    "settle": _scripts.SETTLE,
+    "touch": _scripts.TOUCH,
+    "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
+}
+
+
+def check_server(info: Mapping[str, Any]) -> None:
+    """Refuse Redis < 6.2; warn when the server would lose or evict handed-over events."""
+    version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
+    if version < (6, 2):
+        raise UsageError(
+            f"RedisSpool needs Redis >= 6.2 (XAUTOCLAIM); this server is "
+            f"{info.get('redis_version')}",
+            field="url",
+        )
+    if not int(info.get("aof_enabled", 0)):
+        logger.warning(
+            "Redis persistence (appendonly) is off: events handed over are lost if Redis "
+            "restarts; set appendonly yes"
+        )
+    policy = info.get("maxmemory_policy", "noeviction")
+    if policy != "noeviction":
+        logger.warning(
+            "Redis maxmemory-policy is %s: under memory pressure Redis may evict the "
+            "usage stream; set maxmemory-policy noeviction",
+            policy,
+        )
+    if info.get("role") not in (None, "master"):
+        logger.warning("this Redis node is a replica (%s): writes will fail", info.get("role"))
