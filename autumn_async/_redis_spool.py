@@ -152,6 +152,7 @@ class RedisSpool:
         self._held: dict[bytes, _Held] = {}
         self._by_key: dict[str, list[bytes]] = {}
         self._buffer: list[SpooledEvent] = []
+        self._unsettled: list[_Held] = []
         self._reclaim_cursor = b"0-0"
         self._next_reclaim = 0.0
         self._heartbeat: asyncio.Task[None] | None = None
@@ -243,7 +244,11 @@ class RedisSpool:
             )
 
     def _failed(self, exc: Exception, n: int) -> Exception:
-        if isinstance(exc, redis.exceptions.ResponseError) and "OOM" in str(exc):
+        text = str(exc)
+        if isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+            isinstance(exc, redis.exceptions.ResponseError)
+            and ("OOM" in text or "maxmemory" in text)  # as a pipeline or EXECABORT reports it
+        ):
             self._count("enqueue_failed:redis_oom", n)
             return SpoolFullError(f"Redis is out of memory: {exc}", reason="redis_oom")
         if isinstance(exc, redis.exceptions.RedisError):
@@ -348,6 +353,7 @@ class RedisSpool:
         async with self._claiming, _translate:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+            await self._flush_settled()
             if len(self._buffer) < limit and self._clock() >= self._next_reclaim:
                 await self._reclaim()
             if len(self._buffer) < limit:
@@ -478,9 +484,15 @@ class RedisSpool:
                     held.duplicates += 1
                 if not held.open_keys:
                     finished[entry_id] = held
-        if finished:
+        self._unsettled.extend(finished.values())
+        await self._flush_settled()
+
+    async def _flush_settled(self) -> None:
+        """Settle finished entries; those Redis did not take wait for the next call."""
+        if self._unsettled:
             async with _translate:
-                await self._settle_entries(list(finished.values()))
+                await self._settle_entries(self._unsettled)
+            self._unsettled = []
 
     async def _settle_entries(self, entries: list[_Held]) -> None:
         now = repr(self._clock())
@@ -515,7 +527,7 @@ class RedisSpool:
         """Every lease/3: renew the claims this consumer still holds."""
         while True:
             await asyncio.sleep(self.lease / 3)
-            ids = [i for i, held in self._held.items() if held.open_keys]
+            ids = list(self._held)  # settled entries too, until Redis has taken the settle
             try:
                 lost = await self._touch(ids, idle_ms=0)
             except (redis.exceptions.RedisError, OSError) as exc:
@@ -547,7 +559,8 @@ class RedisSpool:
             self._heartbeat = None
         client = self._aclient
         if client is not None and self._aloop is asyncio.get_running_loop():
-            with contextlib.suppress(redis.exceptions.RedisError):
+            with contextlib.suppress(SpoolUnavailableError, redis.exceptions.RedisError):
+                await self._flush_settled()
                 await self.release([k for held in self._held.values() for k in held.open_keys])
                 await self._run_scripts(
                     [("delconsumer", [self.stream], [self.group, self.consumer])]

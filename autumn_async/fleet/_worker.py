@@ -66,7 +66,12 @@ async def run_worker(
             if len(batches) >= concurrency:
                 await asyncio.wait([stopping, *batches], return_when=asyncio.FIRST_COMPLETED)
                 continue
-            events = await spool.claim(MAX_EVENTS, wait=claim_wait)
+            try:
+                events = await spool.claim(MAX_EVENTS, wait=claim_wait)
+            except Exception as exc:  # noqa: BLE001 (Redis away: keep trying until stopped)
+                logger.warning("cannot claim usage from the spool: %s", exc)
+                await _pause(stop, claim_wait)
+                continue
             if not events:
                 continue
             batch = _Batch(events)
@@ -84,15 +89,22 @@ async def _run(spool: _Spool, send: SendBatch, batch: _Batch, stop: asyncio.Even
         batch.events = outcome.retry
         settled = outcome.delivered + outcome.duplicates
         if settled or outcome.dead:
-            await spool.settle(settled, dead=outcome.dead, duplicates=outcome.duplicates)
+            try:
+                await spool.settle(settled, dead=outcome.dead, duplicates=outcome.duplicates)
+            except Exception as exc:  # noqa: BLE001 (kept by the spool, settled on its next call)
+                logger.warning("cannot settle delivered usage yet: %s", exc)
         if batch.events:
             batch.attempts += 1
             wait = random.uniform(0, min(MAX_BACKOFF, 0.5 * 2**batch.attempts))
             wait = max(wait, min(outcome.retry_after or 0.0, MAX_BACKOFF))
             logger.warning("Autumn could not take %d events; resending in %.1fs",
                            len(batch.events), wait)  # fmt: skip
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), wait)
+            await _pause(stop, wait)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 async def _drain(
@@ -109,4 +121,7 @@ async def _drain(
     for task in tasks:
         if not task.cancelled() and task.exception() is not None:
             logger.error("delivery failed", exc_info=task.exception())
-    await spool.release(left)
+    try:
+        await spool.release(left)
+    except Exception as exc:  # noqa: BLE001 (peers reclaim them after the lease instead)
+        logger.warning("cannot hand %d events back: %s", len(left), exc)
