@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from ._http import MockTransport, Request, Response
+    from ._redis_spool import RedisSpool
     from ._retry import BackoffStrategy, RetryConfig
     from .models import (
         Balance,
@@ -70,6 +71,7 @@ _SOURCES: dict[str, str] = {
     "MockTransport": "._http",
     "Request": "._http",
     "Response": "._http",
+    "RedisSpool": "._redis_spool",
     "BackoffStrategy": "._retry",
     "RetryConfig": "._retry",
     **dict.fromkeys(
@@ -154,6 +156,7 @@ __all__ = [
     "Price",
     "Product",
     "RateLimitError",
+    "RedisSpool",
     "Request",
     "Reset",
     "Response",
