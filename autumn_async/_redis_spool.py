@@ -31,7 +31,10 @@ from typing import Any
 import attrs
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
 import redis.exceptions
+import redis.retry
 
 from ._errors import UsageError
 from ._fork import abandon
@@ -57,6 +60,11 @@ DEFAULT_STREAM = "{autumn}:usage"
 DEFAULT_GROUP = "autumn-delivery"
 #: Autumn keeps an idempotency key 24 h; resending later than this risks a double count.
 DEDUPE_WINDOW = 23 * 3600.0
+#: A write lost with its connection is resent: at worst an entry is added twice, and its
+#: events then meet Autumn's duplicate check (the backlog counts both, settles both).
+_RETRIES = 5
+#: Handed-back entries look idle this long, so a peer with any lease takes them at once.
+_HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
 _RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
@@ -171,7 +179,9 @@ class RedisSpool:
     def _client(self) -> redis.asyncio.Redis:
         loop = asyncio.get_running_loop()
         if self._aclient is None or self._aloop is not loop:
-            client = redis.asyncio.Redis.from_url(self.url, protocol=2)
+            client = redis.asyncio.Redis.from_url(
+                self.url, protocol=2, retry=redis.asyncio.retry.Retry(_backoff(), _RETRIES)
+            )
             for command in _RAW:
                 client.set_response_callback(command, _identity)
             self._aclient, self._aloop = client, loop
@@ -181,7 +191,9 @@ class RedisSpool:
 
     def _sync_client(self) -> redis.Redis:
         if self._sclient is None:
-            self._sclient = redis.Redis.from_url(self.url, protocol=2)
+            self._sclient = redis.Redis.from_url(
+                self.url, protocol=2, retry=redis.retry.Retry(_backoff(), _RETRIES)
+            )
         return self._sclient
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -451,11 +463,7 @@ class RedisSpool:
                 "leaves them for a worker configured with that account",
                 self.stream, entry.account,
             )  # fmt: skip
-        await self._touch([entry.id], idle_ms=self._lease_ms)
-
-    @property
-    def _lease_ms(self) -> int:
-        return int(self.lease * 1000)
+        await self._touch([entry.id], idle_ms=_HAND_BACK_IDLE_MS)
 
     async def settle(
         self,
@@ -548,7 +556,7 @@ class RedisSpool:
             for event in held.entry.events if held else ():
                 self._by_key.pop(event.key, None)
         async with _translate:
-            await self._touch(sorted(ids), idle_ms=self._lease_ms)
+            await self._touch(sorted(ids), idle_ms=_HAND_BACK_IDLE_MS)
 
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
@@ -669,6 +677,10 @@ class _Commit:
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:
     """A raw command (our callbacks leave replies unparsed; redis-py leaves it untyped)."""
     return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _backoff() -> redis.backoff.AbstractBackoff:
+    return redis.backoff.ExponentialWithJitterBackoff(base=0.05, cap=1.0)
 
 
 def _identity(response: Any, **_options: Any) -> Any:
