@@ -167,10 +167,10 @@ class RedisSpool:
         self._claiming: asyncio.Lock | None = None
         self._known_backlog = 0
         self._foreign: set[str] = set()
-        self._put_lock: asyncio.Lock | None = None
+        self._writer: asyncio.Task[None] | None = None
         self._put_queue: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]] = []
-        self._commit_cv = threading.Condition()
-        self._commit_open: _Commit = _Commit()
+        self._commit_lock = threading.Lock()
+        self._commit_open = _Commit(self._commit_lock)
         self._committing = False
         self.counters: dict[str, int] = {}
 
@@ -186,7 +186,7 @@ class RedisSpool:
                 client.set_response_callback(command, _identity)
             self._aclient, self._aloop = client, loop
             self._claiming = asyncio.Lock()
-            self._put_lock = asyncio.Lock()
+            self._writer, self._put_queue = None, []
         return self._aclient
 
     def _sync_client(self) -> redis.Redis:
@@ -269,19 +269,23 @@ class RedisSpool:
         return exc
 
     async def put(self, events: Sequence[SpooledEvent]) -> None:
-        """Durable in Redis on return; concurrent callers share one round trip."""
+        """Durable in Redis on return; callers arriving together share one round trip."""
         account = self._require_account()
         if not events:
             return
         self._client()
-        assert self._put_lock is not None
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         self._put_queue.append((events, future))
-        async with self._put_lock:
-            if not future.done():
-                batch, self._put_queue = self._put_queue, []
-                await self._commit_async(batch, account)
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_queued(account))
         await future
+
+    async def _write_queued(self, account: str) -> None:
+        # While one commit is on the wire the next callers queue up: group commit.
+        while self._put_queue:
+            batch, self._put_queue = self._put_queue, []
+            await self._commit_async(batch, account)
 
     async def _commit_async(
         self, batch: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]], account: str
@@ -309,30 +313,39 @@ class RedisSpool:
     def put_blocking(self, events: Sequence[SpooledEvent]) -> None:
         """Durable in Redis on return, from any thread; concurrent callers share an XADD.
 
-        The first caller writes; callers arriving meanwhile add their events to the next
-        commit and one of them writes it when the first is done (group commit).
+        The first caller writes; callers arriving meanwhile join the next commit and
+        sleep on it alone. When a write ends, one caller of the next commit is woken to
+        write it (group commit, as a database log does).
         """
         account = self._require_account()
         if not events:
             return
-        cv = self._commit_cv
-        with cv:
+        with self._commit_lock:
             commit = self._commit_open
             commit.events.extend(events)
-            while self._committing and not commit.done:
-                cv.wait()
-            if not commit.done:
-                self._committing = True
-                self._commit_open = _Commit()
-        if not commit.done:
-            try:
-                self._write_blocking(commit.events, account)
-            except Exception as exc:  # noqa: BLE001 (every caller of the commit gets it)
-                commit.error = self._failed(exc, len(commit.events))
-            with cv:
-                commit.done = True
+            if self._committing:
+                while not commit.done and not commit.lead:
+                    commit.wake.wait()
+                if commit.done:
+                    if commit.error is not None:
+                        raise commit.error
+                    return
+            self._committing = True
+            commit.lead = False
+            self._commit_open = _Commit(self._commit_lock)
+        try:
+            self._write_blocking(commit.events, account)
+        except Exception as exc:  # noqa: BLE001 (every caller of the commit gets it)
+            commit.error = self._failed(exc, len(commit.events))
+        with self._commit_lock:
+            commit.done = True
+            commit.wake.notify_all()
+            following = self._commit_open
+            if following.events:
+                following.lead = True  # one of its callers writes it
+                following.wake.notify()
+            else:
                 self._committing = False
-                cv.notify_all()
         if commit.error is not None:
             raise commit.error
 
@@ -661,17 +674,21 @@ class RedisSpool:
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's connections and claims; the child is a new consumer."""
-        for inherited in (self._aclient, self._sclient, self._heartbeat):
+        for inherited in (self._aclient, self._sclient, self._heartbeat, self._writer):
             if inherited is not None:
                 abandon(inherited)
         self._reset()
 
 
-@attrs.define
 class _Commit:
-    events: list[SpooledEvent] = attrs.Factory(list)
-    done: bool = False
-    error: Exception | None = None
+    """The events of one group commit, and its callers' wake-up (sharing the spool's lock)."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.events: list[SpooledEvent] = []
+        self.wake = threading.Condition(lock)
+        self.done = False
+        self.lead = False
+        self.error: Exception | None = None
 
 
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:

@@ -35,8 +35,11 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process with its data directory; restartable on the same port."""
 
-    def __init__(self, directory: Path, *, port: int | None = None, aof: bool = True) -> None:
+    def __init__(
+        self, directory: Path, *, port: int | None = None, aof: bool = True, fsync: str = "always"
+    ) -> None:
         self.directory = directory
+        self.fsync = fsync
         self.port = port or free_port()
         self.aof = aof
         self.process: subprocess.Popen[bytes] | None = None
@@ -50,7 +53,7 @@ class RedisServer:
         command = [
             redis_binary(),
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-            "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
+            "--appendonly", "yes" if self.aof else "no", "--appendfsync", self.fsync,
             "--save", "", "--daemonize", "no", "--protected-mode", "no",
         ]  # fmt: skip
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
