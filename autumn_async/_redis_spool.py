@@ -44,11 +44,10 @@ from .fleet._codec import (
     Entry,
     MalformedEntryError,
     decode_entry,
-    encode_entry,
     parse_autoclaim,
     parse_dead_letter,
     parse_entries,
-    split_burst,
+    put_args,
 )
 from .fleet._spool import SpooledEvent
 
@@ -202,6 +201,15 @@ class RedisSpool:
     async def _script(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
         pipe.evalsha(self._shas[name], len(keys), *keys, *args)
 
+    async def _evalsha(self, command: list[Any]) -> Any:
+        client = self._client()
+        try:
+            return await _cmd(client, *command)
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
+            for text in _SCRIPT_TEXTS.values():
+                await client.script_load(text)
+            return await _cmd(client, *command)
+
     async def _run_scripts(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
         """Run scripts in one round trip; load them first if Redis lost them (a restart)."""
         client = self._client()
@@ -240,11 +248,9 @@ class RedisSpool:
 
     # -- producing -----------------------------------------------------------------
 
-    def _commands(self, pipe: Any, events: Sequence[SpooledEvent], account: str) -> None:
-        for chunk in split_burst(events):
-            pipe.xadd(self.stream, encode_entry(chunk, account))  # never MAXLEN
-        pipe.incrby(self._counter, len(events))
-        pipe.hincrby(self._stats_key, "enqueued", len(events))
+    def _put_command(self, events: Sequence[SpooledEvent], account: str) -> list[Any]:
+        keys = [self.stream, self._counter, self._stats_key]
+        return ["EVALSHA", self._shas["put"], 3, *keys, *put_args(events, account)]
 
     def _refuse_if_full(self, n: int) -> None:
         if self._known_backlog + n > self.max_backlog:
@@ -295,16 +301,14 @@ class RedisSpool:
             if self._known_backlog + len(events) > self.max_backlog:
                 self._known_backlog = int(await self._client().get(self._counter) or 0)
             self._refuse_if_full(len(events))
-            pipe = self._client().pipeline(transaction=True)
-            self._commands(pipe, events, account)
-            replies = await pipe.execute()
+            backlog = await self._evalsha(self._put_command(events, account))
         except Exception as exc:  # noqa: BLE001 (every caller of the burst gets it)
             error = self._failed(exc, len(events))
             for _chunk, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
-        self._known_backlog = int(replies[-2])
+        self._known_backlog = int(backlog)
         self._count("enqueued", len(events))
         for _chunk, future in batch:
             if not future.done():
@@ -354,10 +358,13 @@ class RedisSpool:
         if self._known_backlog + len(events) > self.max_backlog:
             self._known_backlog = int(client.get(self._counter) or 0)
         self._refuse_if_full(len(events))
-        pipe = client.pipeline(transaction=True)
-        self._commands(pipe, events, account)
-        replies = pipe.execute()
-        self._known_backlog = int(replies[-2])
+        command = self._put_command(events, account)
+        try:
+            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
+            client.script_load(_scripts.PUT)
+            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+        self._known_backlog = int(backlog)
         self._count("enqueued", len(events))
 
     async def backlog(self) -> int:
@@ -644,13 +651,15 @@ class RedisSpool:
         letters = await self._select_dead(ids)
         if not letters:
             return 0
-        pipe = self._client().pipeline(transaction=True)
+        client = self._client()
+        await client.script_load(_scripts.PUT)  # a script unknown inside MULTI aborts it
+        pipe = client.pipeline(transaction=True)
         by_account: dict[str, list[SpooledEvent]] = {}
         for d in letters:
             event = SpooledEvent(key=d.key, body=d.body.encode(), created_at=d.created_at)
             by_account.setdefault(d.account, []).append(event)
         for account, events in by_account.items():
-            self._commands(pipe, events, account)
+            pipe.execute_command(*self._put_command(events, account))
         pipe.xdel(self.dead_stream, *[d.id for d in letters])
         await pipe.execute()
         return len(letters)
@@ -714,6 +723,7 @@ def _consumer(row: Sequence[Any]) -> dict[str, Any]:
 
 
 _SCRIPT_TEXTS = {
+    "put": _scripts.PUT,
     "settle": _scripts.SETTLE,
     "touch": _scripts.TOUCH,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,

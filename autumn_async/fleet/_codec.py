@@ -37,6 +37,7 @@ __all__ = [
     "parse_autoclaim",
     "parse_dead_letter",
     "parse_entries",
+    "put_args",
     "split_burst",
 ]
 
@@ -105,22 +106,23 @@ def split_burst(events: Sequence[SpooledEvent]) -> list[Sequence[SpooledEvent]]:
     return chunks
 
 
-def encode_entry(events: Sequence[SpooledEvent], account: str) -> dict[str, bytes | str]:
-    """The fields of one work entry (see the module docstring)."""
-    keys = [e.key for e in events]
-    bodies = [e.body for e in events]
-    keys_text = "\n".join(keys)
-    bodies_blob = b"\n".join(bodies)
+def encode_entry(events: Sequence[SpooledEvent]) -> tuple[str, str, bytes]:
+    """The ``k``, ``t`` and ``b`` fields of one work entry (see the module docstring)."""
+    keys_text = "\n".join([e.key for e in events])
+    bodies_blob = b"\n".join([e.body for e in events])
     # One scan each, in C: a newline would shift every later event onto the wrong key.
-    if keys_text.count("\n") != len(keys) - 1 or bodies_blob.count(b"\n") != len(bodies) - 1:
+    n = len(events) - 1
+    if keys_text.count("\n") != n or bodies_blob.count(b"\n") != n:
         raise ValueError("spooled keys and bodies must not contain newlines")
-    return {
-        "v": SCHEMA_VERSION,
-        "a": account,
-        "k": keys_text,
-        "t": "\n".join([repr(e.created_at) for e in events]),
-        "b": bodies_blob,
-    }
+    return keys_text, "\n".join([repr(e.created_at) for e in events]), bodies_blob
+
+
+def put_args(events: Sequence[SpooledEvent], account: str) -> list[Any]:
+    """The arguments of the PUT script for one burst (cut into entries)."""
+    args: list[Any] = [len(events), account, SCHEMA_VERSION]
+    for chunk in split_burst(events):
+        args += encode_entry(chunk)
+    return args
 
 
 def decode_entry(entry_id: bytes, flat: Sequence[bytes]) -> Entry:

@@ -9,7 +9,20 @@ it never takes back an entry a peer has reclaimed.
 
 from __future__ import annotations
 
-__all__ = ["DELCONSUMER_IF_IDLE", "SETTLE", "TOUCH"]
+__all__ = ["DELCONSUMER_IF_IDLE", "PUT", "SETTLE", "TOUCH"]
+
+#: KEYS: stream, events counter, stats hash. ARGV: events, account, schema version, then
+#: per entry: keys, created_at, bodies (see _codec). One command for a whole burst,
+#: atomic like MULTI/EXEC: entries and counter never disagree. Never MAXLEN.
+#: Returns the backlog after the write.
+PUT = """
+for i = 4, #ARGV, 3 do
+  redis.call('XADD', KEYS[1], '*', 'v', ARGV[3], 'a', ARGV[2],
+    'k', ARGV[i], 't', ARGV[i + 1], 'b', ARGV[i + 2])
+end
+redis.call('HINCRBY', KEYS[3], 'enqueued', ARGV[1])
+return redis.call('INCRBY', KEYS[2], ARGV[1])
+"""
 
 #: KEYS: stream, dead stream, events counter, stats hash.
 #: ARGV: group, entry id, events in the entry, now, account, delivered, duplicates,
