@@ -101,13 +101,12 @@ def _admin(url: str, path: str) -> Any:
 def _phase_in(args: argparse.Namespace, redis_url: str, account: str) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONASYNCIODEBUG"}
     share = args.events // args.producers
+    command = [
+        sys.executable, __file__, "--role", "produce", "--redis", redis_url, "--account", account,
+        "--events", str(share), "--mode", args.mode, "--concurrency", str(args.concurrency),
+    ]  # fmt: skip
     procs = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--role", "produce", "--redis", redis_url,
-             "--account", account, "--events", str(share), "--mode", args.mode,
-             "--concurrency", str(args.concurrency)],
-            stdout=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
         for _ in range(args.producers)
     ]
     results = [json.loads(p.communicate()[0]) for p in procs]
@@ -125,7 +124,9 @@ def _phase_in(args: argparse.Namespace, redis_url: str, account: str) -> dict[st
     }
 
 
-def _phase_out(args: argparse.Namespace, redis_url: str, emu_url: str, total: int) -> dict[str, Any]:
+def _phase_out(
+    args: argparse.Namespace, redis_url: str, emu_url: str, total: int
+) -> dict[str, Any]:
     import redis
 
     from autumn_emulator import DEFAULT_SECRET_KEY
@@ -134,12 +135,15 @@ def _phase_out(args: argparse.Namespace, redis_url: str, emu_url: str, total: in
     env.update(AUTUMN_SECRET_KEY=DEFAULT_SECRET_KEY, AUTUMN_SERVER_URL=emu_url)
     client = redis.Redis.from_url(redis_url)
     start = time.time()
+    command = [sys.executable, "-m", "autumn_async.fleet", "run", "--redis", redis_url]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "autumn_async.fleet", "run", "--redis", redis_url,
-             "--concurrency", "4"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
-        )  # fmt: skip
+            [*command, "--concurrency", "4"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
         for _ in range(args.consumers)
     ]
     while int(client.get("{autumn}:usage:events") or 0) > 0:
