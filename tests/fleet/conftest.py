@@ -72,6 +72,21 @@ def assert_exactly_once(ledger: list[dict[str, Any]], keys: set[str]) -> None:
     assert set(counts) == keys
 
 
+async def opened(url: str, account: str = "acct", **options: Any) -> RedisSpool:
+    """A RedisSpool on ``url``, open under ``account``."""
+    s = RedisSpool(url, **options)
+    await s.open(account)
+    return s
+
+
+async def hand_over(spool: RedisSpool, n: int, *, burst: int = 100) -> list[SpooledEvent]:
+    """Put ``n`` fresh events in bursts of ``burst`` (many entries); return them."""
+    events = [event() for _ in range(n)]
+    for start in range(0, n, burst):
+        await spool.put(events[start : start + burst])
+    return events
+
+
 @pytest.fixture
 async def spool(redis_server: RedisServer) -> AsyncIterator[RedisSpool]:
     """An open spool on the test's Redis, lease 1 s."""

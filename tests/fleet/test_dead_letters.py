@@ -12,7 +12,7 @@ import pytest
 
 from autumn_async._redis_spool import DEDUPE_WINDOW, RedisSpool
 
-from .conftest import ROOT, event
+from .conftest import ROOT, event, opened
 from .redis_server import RedisServer
 from .test_redis_spool import claim_all
 
@@ -112,10 +112,8 @@ async def test_other_accounts_events_are_left_in_place(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A worker of account B warns once and never delivers account A's events."""
-    a = RedisSpool(redis_server.url, lease=600)
-    b = RedisSpool(redis_server.url, lease=600)
-    await a.open("account-a")
-    await b.open("account-b")
+    a = await opened(redis_server.url, "account-a", lease=600)
+    b = await opened(redis_server.url, "account-b", lease=600)
     await a.put([event() for _ in range(3)])
     caplog.set_level(logging.WARNING, "autumn.fleet")
     assert await b.claim(10) == []

@@ -19,7 +19,7 @@ import pytest
 from autumn_async._redis_spool import RedisSpool
 from autumn_emulator import EmulatorThread
 
-from .conftest import ROOT, SCRIPTS, account_of, assert_exactly_once, event
+from .conftest import ROOT, SCRIPTS, account_of, assert_exactly_once, event, hand_over, opened
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -81,6 +81,11 @@ async def drained(spool: RedisSpool) -> bool:
     return await spool.backlog() == 0
 
 
+async def applied(emu: EmulatorThread) -> bool:
+    """Whether Autumn has applied anything yet."""
+    return len(emu.ledger()) > 0
+
+
 def producer(
     redis: RedisServer, emu: EmulatorThread, events: int, threads: int
 ) -> subprocess.Popen[str]:
@@ -120,17 +125,10 @@ async def test_worker_killed_mid_batch_while_answers_are_lost(
     """A worker SIGKILLed mid-batch, 10 % of answers dropped after applying: exact ledger."""
     emu.set_fault(ROUTE, "drop_after", probability=0.1, seed=7)
     emu.set_fault(ROUTE, "latency", latency_ms=150)
-    spool = RedisSpool(redis_server.url)
-    await spool.open(account_of(emu))
-    events = [event() for _ in range(3000)]
-    for start in range(0, 3000, 100):
-        await spool.put(events[start : start + 100])
+    spool = await opened(redis_server.url, account_of(emu))
+    events = await hand_over(spool, 3000)
     doomed = workers.start()
-
-    async def started() -> bool:
-        return len(emu.ledger()) > 0
-
-    await until(started)
+    await until(lambda: applied(emu))
     doomed.kill()  # SIGKILL, requests in flight
     doomed.wait()
     assert len(emu.ledger()) < 3000
@@ -172,17 +170,10 @@ async def test_redis_restart_loses_nothing(
 ) -> None:
     """Redis SIGKILLed and restarted mid-delivery (AOF, fsync always): exact ledger."""
     emu.set_fault(ROUTE, "latency", latency_ms=50)
-    spool = RedisSpool(redis_server.url)
-    await spool.open(account_of(emu))
-    first = [event() for _ in range(2000)]
-    for start in range(0, 2000, 100):
-        await spool.put(first[start : start + 100])
+    spool = await opened(redis_server.url, account_of(emu))
+    first = await hand_over(spool, 2000)
     worker = workers.start()
-
-    async def started() -> bool:
-        return len(emu.ledger()) > 0
-
-    await until(started)
+    await until(lambda: applied(emu))
     redis_server.stop(kill=True)
     redis_server.start()
     second = [event() for _ in range(500)]
@@ -198,11 +189,8 @@ async def test_sigterm_hands_unfinished_entries_back_at_once(
 ) -> None:
     """SIGTERM: exit 0 within the drain bound; a peer takes the rest without waiting a lease."""
     emu.set_fault(ROUTE, "latency", latency_ms=3000)
-    spool = RedisSpool(redis_server.url)
-    await spool.open(account_of(emu))
-    events = [event() for _ in range(400)]
-    for start in range(0, 400, 100):
-        await spool.put(events[start : start + 100])
+    spool = await opened(redis_server.url, account_of(emu))
+    events = await hand_over(spool, 400)
     leaving = workers.start(lease=600, drain=0.5)
 
     async def sending() -> bool:

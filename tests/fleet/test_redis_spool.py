@@ -12,7 +12,7 @@ import pytest
 from autumn_async._redis_spool import RedisSpool, SpoolFullError
 from autumn_async.fleet._spool import SpooledEvent
 
-from .conftest import event
+from .conftest import event, opened
 from .redis_server import RedisServer
 
 
@@ -72,10 +72,8 @@ async def test_put_blocking_from_threads_group_commits(spool: RedisSpool) -> Non
 
 async def test_release_hands_entries_back_at_once(redis_server: RedisServer) -> None:
     """A released claim is taken by a peer without waiting for the lease to run out."""
-    a = RedisSpool(redis_server.url, lease=600.0)
-    b = RedisSpool(redis_server.url, lease=600.0)
-    await a.open("acct")
-    await b.open("acct")
+    a = await opened(redis_server.url, lease=600.0)
+    b = await opened(redis_server.url, lease=600.0)
     await a.put([event() for _ in range(10)])
     held = await a.claim(10)
     assert len(held) == 10
@@ -92,10 +90,8 @@ async def test_silent_worker_loses_its_claims_after_the_lease(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A worker that stops heartbeating (killed) has its entries reclaimed after the lease."""
-    dead = RedisSpool(redis_server.url, lease=1.0)
-    peer = RedisSpool(redis_server.url, lease=1.0)
-    await dead.open("acct")
-    await peer.open("acct")
+    dead = await opened(redis_server.url, lease=1.0)
+    peer = await opened(redis_server.url, lease=1.0)
     await dead.put([event() for _ in range(5)])
     assert len(await dead.claim(5)) == 5
     dead.after_fork_in_child()  # forgets its claims and heartbeat, as if killed
@@ -110,10 +106,8 @@ async def test_silent_worker_loses_its_claims_after_the_lease(
 
 async def test_heartbeat_keeps_a_slow_delivery_claimed(redis_server: RedisServer) -> None:
     """A live worker keeps its entries past the lease: a peer takes nothing meanwhile."""
-    slow = RedisSpool(redis_server.url, lease=0.6)
-    peer = RedisSpool(redis_server.url, lease=0.6)
-    await slow.open("acct")
-    await peer.open("acct")
+    slow = await opened(redis_server.url, lease=0.6)
+    peer = await opened(redis_server.url, lease=0.6)
     await slow.put([event() for _ in range(3)])
     held = await slow.claim(3)
     deadline = time.monotonic() + 2.0  # over three leases
