@@ -22,13 +22,11 @@ import hashlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-import attrs
 import redis
 import redis.asyncio
 import redis.asyncio.retry
@@ -39,16 +37,17 @@ import redis.retry
 from ._errors import UsageError
 from ._fork import abandon
 from .fleet import _scripts
+from .fleet._claims import Claims, Held, RawEntry
 from .fleet._codec import (
     DeadLetter,
     Entry,
-    MalformedEntryError,
-    decode_entry,
     parse_autoclaim,
     parse_dead_letter,
     parse_entries,
     put_args,
 )
+from .fleet._group_commit import GroupCommit
+from .fleet._report import build_status, check_server
 from .fleet._spool import SpooledEvent
 
 __all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
@@ -57,8 +56,6 @@ logger = logging.getLogger("autumn.fleet")
 
 DEFAULT_STREAM = "{autumn}:usage"
 DEFAULT_GROUP = "autumn-delivery"
-#: Autumn keeps an idempotency key 24 h; resending later than this risks a double count.
-DEDUPE_WINDOW = 23 * 3600.0
 #: A write lost with its connection is resent: at worst an entry is added twice, and its
 #: events then meet Autumn's duplicate check (the backlog counts both, settles both).
 _RETRIES = 5
@@ -91,16 +88,6 @@ class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
 
 
 _translate = _Translate()
-
-
-@attrs.define
-class _Held:
-    """An entry this consumer holds: what is still unsettled in it, and how it ended."""
-
-    entry: Entry
-    open_keys: set[str]
-    dead: dict[str, str] = attrs.Factory(dict)
-    duplicates: int = 0
 
 
 def _positive(value: object, field: str) -> float:
@@ -156,10 +143,8 @@ class RedisSpool:
         self._aclient: redis.asyncio.Redis | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
         self._sclient: redis.Redis | None = None
-        self._held: dict[bytes, _Held] = {}
-        self._by_key: dict[str, list[bytes]] = {}
-        self._buffer: list[SpooledEvent] = []
-        self._unsettled: list[_Held] = []
+        self._claims: Claims | None = None
+        self._unsettled: list[Held] = []
         self._reclaim_cursor = b"0-0"
         self._next_reclaim = 0.0
         self._heartbeat: asyncio.Task[None] | None = None
@@ -168,9 +153,7 @@ class RedisSpool:
         self._foreign: set[str] = set()
         self._writer: asyncio.Task[None] | None = None
         self._put_queue: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]] = []
-        self._commit_lock = threading.Lock()
-        self._commit_open = _Commit(self._commit_lock)
-        self._committing = False
+        self._group_commit = GroupCommit(self._write_blocking)
         self.counters: dict[str, int] = {}
 
     # -- connections ---------------------------------------------------------------
@@ -233,6 +216,7 @@ class RedisSpool:
         if not isinstance(account, str) or not account or "\n" in account:
             raise UsageError("account must be a non-empty one-line string", field="account")
         self.account = account
+        self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
         client = self._client()
         async with _translate:
             info = await client.info()
@@ -240,6 +224,11 @@ class RedisSpool:
             with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: exists
                 await client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
             self._known_backlog = int(await client.get(self._counter) or 0)
+
+    def _claims_now(self) -> Claims:
+        if self._claims is None:
+            raise UsageError("open the spool before using it", field="account")
+        return self._claims
 
     def _require_account(self) -> str:
         if self.account is None:
@@ -315,45 +304,21 @@ class RedisSpool:
                 future.set_result(None)
 
     def put_blocking(self, events: Sequence[SpooledEvent]) -> None:
-        """Durable in Redis on return, from any thread; concurrent callers share an XADD.
+        """Durable in Redis on return, from any thread; concurrent callers share a write."""
+        self._require_account()
+        if events:
+            self._group_commit.submit(events)
 
-        The first caller writes; callers arriving meanwhile join the next commit and
-        sleep on it alone. When a write ends, one caller of the next commit is woken to
-        write it (group commit, as a database log does).
-        """
-        account = self._require_account()
-        if not events:
-            return
-        with self._commit_lock:
-            commit = self._commit_open
-            commit.events.extend(events)
-            if self._committing:
-                while not commit.done and not commit.lead:
-                    commit.wake.wait()
-                if commit.done:
-                    if commit.error is not None:
-                        raise commit.error
-                    return
-            self._committing = True
-            commit.lead = False
-            self._commit_open = _Commit(self._commit_lock)
+    def _write_blocking(self, events: list[SpooledEvent]) -> None:
         try:
-            self._write_blocking(commit.events, account)
-        except Exception as exc:  # noqa: BLE001 (every caller of the commit gets it)
-            commit.error = self._failed(exc, len(commit.events))
-        with self._commit_lock:
-            commit.done = True
-            commit.wake.notify_all()
-            following = self._commit_open
-            if following.events:
-                following.lead = True  # one of its callers writes it
-                following.wake.notify()
-            else:
-                self._committing = False
-        if commit.error is not None:
-            raise commit.error
+            self._put_blocking_now(events, self._require_account())
+        except Exception as exc:
+            error = self._failed(exc, len(events))
+            if error is exc:
+                raise
+            raise error from exc
 
-    def _write_blocking(self, events: list[SpooledEvent], account: str) -> None:
+    def _put_blocking_now(self, events: list[SpooledEvent], account: str) -> None:
         client = self._sync_client()
         if self._known_backlog + len(events) > self.max_backlog:
             self._known_backlog = int(client.get(self._counter) or 0)
@@ -386,13 +351,13 @@ class RedisSpool:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
             await self._flush_settled()
-            if len(self._buffer) < limit and self._clock() >= self._next_reclaim:
+            claims = self._claims_now()
+            if claims.waiting() < limit and self._clock() >= self._next_reclaim:
                 await self._reclaim()
-            if len(self._buffer) < limit:
-                block = None if self._buffer or wait <= 0 else int(wait * 1000)
-                await self._read_new(max(1, min(64, limit - len(self._buffer))), block)
-            out, self._buffer = self._buffer[:limit], self._buffer[limit:]
-            return out
+            if claims.waiting() < limit:
+                block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
+                await self._read_new(max(1, min(64, limit - claims.waiting())), block)
+            return claims.take(limit)
 
     async def _read_new(self, count: int, block: int | None) -> None:
         args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
@@ -415,10 +380,10 @@ class RedisSpool:
             self._next_reclaim = self._clock() + self.lease / 3
         if not entries:
             return
-        pending = await _cmd(client,
-            "XPENDING", self.stream, self.group, "-", "+", len(self._held) + len(entries) + 100,
-            self.consumer,
-        )  # fmt: skip
+        count = len(self._claims_now().held) + len(entries) + 100
+        pending = await _cmd(
+            client, "XPENDING", self.stream, self.group, "-", "+", count, self.consumer
+        )
         deliveries = {row[0]: int(row[3]) for row in pending}
         live = [(i, f) for i, f in entries if i is not None and f is not None]
         self._count("reclaimed", len(live))
@@ -430,48 +395,10 @@ class RedisSpool:
         )  # fmt: skip
         await self._take(live, deliveries)
 
-    async def _take(
-        self, entries: Sequence[tuple[bytes | None, Sequence[bytes] | None]],
-        deliveries: Mapping[bytes, int],
-    ) -> None:  # fmt: skip
-        account = self.account
-        now = self._clock()
-        finished: list[_Held] = []
-        for entry_id, flat in entries:
-            if entry_id is None or flat is None or entry_id in self._held:
-                continue
-            try:
-                entry = decode_entry(entry_id, flat)
-            except MalformedEntryError as exc:
-                logger.error("dead-lettering unreadable stream entry %s: %s", entry_id, exc)
-                raw = SpooledEvent(key="", body=repr(list(flat)).encode(), created_at=0.0)
-                entry = Entry(id=entry_id, account=account or "", events=[raw])
-                held = _Held(entry, set(), dead={"": f"malformed: {exc}"})
-                self._held[entry_id] = held
-                finished.append(held)
-                continue
-            if entry.account != account:
-                await self._hand_back_foreign(entry)
-                continue
-            held = _Held(entry, {e.key for e in entry.events})
-            self._held[entry_id] = held
-            count = deliveries.get(entry_id, 1)
-            for event in entry.events:
-                reason = None
-                if count > self.max_deliveries:
-                    reason = "poison"
-                elif count > 1 and now - event.created_at > DEDUPE_WINDOW:
-                    reason = "dedupe_window_expired"
-                if reason is not None:
-                    held.dead[event.key] = reason
-                    held.open_keys.discard(event.key)
-                    continue
-                holders = self._by_key.setdefault(event.key, [])
-                holders.append(entry_id)
-                if len(holders) == 1:
-                    self._buffer.append(event)
-            if not held.open_keys:
-                finished.append(held)
+    async def _take(self, entries: Sequence[RawEntry], deliveries: Mapping[bytes, int]) -> None:
+        foreign, finished = self._claims_now().add(entries, deliveries)
+        for entry in foreign:
+            await self._hand_back_foreign(entry)
         if finished:
             await self._settle_entries(finished)
 
@@ -497,22 +424,8 @@ class RedisSpool:
         ``dead`` maps a key to its dead-letter reason; ``duplicates`` are keys Autumn
         reported as already applied (counted, otherwise delivered).
         """
-        dead = dead or {}
-        dup = set(duplicates)
-        finished: dict[bytes, _Held] = {}
-        for key in [*keys, *dead]:
-            for entry_id in self._by_key.pop(key, ()):
-                held = self._held.get(entry_id)
-                if held is None or key not in held.open_keys:
-                    continue
-                held.open_keys.discard(key)
-                if key in dead:
-                    held.dead[key] = dead[key]
-                elif key in dup:
-                    held.duplicates += 1
-                if not held.open_keys:
-                    finished[entry_id] = held
-        self._unsettled.extend(finished.values())
+        finished = self._claims_now().settle(keys, dead or {}, duplicates)
+        self._unsettled.extend(finished)
         await self._flush_settled()
 
     async def _flush_settled(self) -> None:
@@ -522,7 +435,7 @@ class RedisSpool:
                 await self._settle_entries(self._unsettled)
             self._unsettled = []
 
-    async def _settle_entries(self, entries: list[_Held]) -> None:
+    async def _settle_entries(self, entries: list[Held]) -> None:
         now = repr(self._clock())
         calls = []
         for held in entries:
@@ -540,7 +453,7 @@ class RedisSpool:
             calls.append(("settle", keys, args))
         await self._run_scripts(calls)
         for held in entries:
-            self._held.pop(held.entry.id, None)
+            self._claims_now().forget(held.entry.id)
 
     async def _touch(self, ids: Sequence[bytes], *, idle_ms: int) -> list[bytes]:
         if not ids:
@@ -555,28 +468,21 @@ class RedisSpool:
         """Every lease/3: renew the claims this consumer still holds."""
         while True:
             await asyncio.sleep(self.lease / 3)
-            ids = list(self._held)  # settled entries too, until Redis has taken the settle
+            ids = list(self._claims_now().held)  # settled ones too, until Redis took it
             try:
                 lost = await self._touch(ids, idle_ms=0)
             except (redis.exceptions.RedisError, OSError) as exc:
                 logger.warning("heartbeat failed (claims may lapse): %s", exc)
                 continue
             for entry_id in lost:
-                held = self._held.pop(entry_id, None)
-                if held is not None:
+                if self._claims_now().forget(entry_id) is not None:
                     logger.warning("entry %s was taken over by a peer", entry_id)
 
     async def release(self, keys: Collection[str]) -> None:
         """Hand the entries holding ``keys`` (and unreturned ones) back at once."""
-        ids = {i for key in keys for i in self._by_key.get(key, ())}
-        ids.update(i for e in self._buffer for i in self._by_key.get(e.key, ()))
-        self._buffer = []
-        for entry_id in ids:
-            held = self._held.pop(entry_id, None)
-            for event in held.entry.events if held else ():
-                self._by_key.pop(event.key, None)
+        ids = self._claims_now().release(keys)
         async with _translate:
-            await self._touch(sorted(ids), idle_ms=_HAND_BACK_IDLE_MS)
+            await self._touch(ids, idle_ms=_HAND_BACK_IDLE_MS)
 
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
@@ -586,13 +492,15 @@ class RedisSpool:
                 await self._heartbeat
             self._heartbeat = None
         client = self._aclient
-        if client is not None and self._aloop is asyncio.get_running_loop():
+        claims = self._claims  # None: never opened (status, dead letters), nothing held
+        if client is not None and claims is not None and self._aloop is asyncio.get_running_loop():
             with contextlib.suppress(SpoolUnavailableError, redis.exceptions.RedisError):
                 await self._flush_settled()
-                await self.release([k for held in self._held.values() for k in held.open_keys])
+                await self.release(claims.open_keys())
                 await self._run_scripts(
                     [("delconsumer", [self.stream], [self.group, self.consumer])]
                 )
+        if client is not None:
             await client.aclose()
         self._aclient = None
         if self._sclient is not None:
@@ -617,25 +525,11 @@ class RedisSpool:
             consumers = await _cmd(client, "XINFO CONSUMERS", self.stream, self.group)
         except redis.exceptions.ResponseError:  # no group yet: nothing was ever read
             summary, consumers = [0], []
-        claimed = int(summary[0])
-        now_ms = int(now[0]) * 1000 + int(now[1]) // 1000
-        oldest_age = 0.0
-        if oldest:
-            oldest_age = max(0.0, (now_ms - int(oldest[0][0].split(b"-")[0])) / 1000)
-        counters = {k.decode(): int(v) for k, v in stats.items()}
-        return {
-            "stream": self.stream,
-            "group": self.group,
-            "pending": int(backlog or 0),
-            "backlog": int(backlog or 0),
-            "entries": int(entries),
-            "claimed_entries": claimed,
-            "unread_entries": max(0, int(entries) - claimed),
-            "oldest_pending_age": oldest_age,
-            "consumers": [_consumer(row) for row in consumers],
-            "dead_letters": int(dead),
-            "counters": counters,
-        }
+        report = build_status(
+            backlog=backlog, entries=entries, dead=dead, stats=stats, oldest=oldest,
+            server_time=now, pending_summary=summary, consumers=consumers,
+        )  # fmt: skip
+        return {"stream": self.stream, "group": self.group, **report}
 
     async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """The oldest ``limit`` dead letters."""
@@ -689,17 +583,6 @@ class RedisSpool:
         self._reset()
 
 
-class _Commit:
-    """The events of one group commit, and its callers' wake-up (sharing the spool's lock)."""
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self.events: list[SpooledEvent] = []
-        self.wake = threading.Condition(lock)
-        self.done = False
-        self.lead = False
-        self.error: Exception | None = None
-
-
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:
     """A raw command (our callbacks leave replies unparsed; redis-py leaves it untyped)."""
     return await client.execute_command(*args)  # type: ignore[no-untyped-call]
@@ -713,43 +596,9 @@ def _identity(response: Any, **_options: Any) -> Any:
     return response
 
 
-def _consumer(row: Sequence[Any]) -> dict[str, Any]:
-    fields = dict(zip(row[::2], row[1::2], strict=False))
-    return {
-        "name": fields[b"name"].decode(),
-        "pending": int(fields[b"pending"]),
-        "idle": int(fields[b"idle"]) / 1000,
-    }
-
-
 _SCRIPT_TEXTS = {
     "put": _scripts.PUT,
     "settle": _scripts.SETTLE,
     "touch": _scripts.TOUCH,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
 }
-
-
-def check_server(info: Mapping[str, Any]) -> None:
-    """Refuse Redis < 6.2; warn when the server would lose or evict handed-over events."""
-    version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
-    if version < (6, 2):
-        raise UsageError(
-            f"RedisSpool needs Redis >= 6.2 (XAUTOCLAIM); this server is "
-            f"{info.get('redis_version')}",
-            field="url",
-        )
-    if not int(info.get("aof_enabled", 0)):
-        logger.warning(
-            "Redis persistence (appendonly) is off: events handed over are lost if Redis "
-            "restarts; set appendonly yes"
-        )
-    policy = info.get("maxmemory_policy", "noeviction")
-    if policy != "noeviction":
-        logger.warning(
-            "Redis maxmemory-policy is %s: under memory pressure Redis may evict the "
-            "usage stream; set maxmemory-policy noeviction",
-            policy,
-        )
-    if info.get("role") not in (None, "master"):
-        logger.warning("this Redis node is a replica (%s): writes will fail", info.get("role"))

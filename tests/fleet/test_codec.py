@@ -7,7 +7,6 @@ import logging
 import pytest
 
 from autumn_async import UsageError
-from autumn_async._redis_spool import check_server
 from autumn_async.fleet._codec import (
     MAX_ENTRY_BYTES,
     MAX_EVENTS,
@@ -18,6 +17,7 @@ from autumn_async.fleet._codec import (
     parse_autoclaim,
     split_burst,
 )
+from autumn_async.fleet._report import check_server
 from autumn_async.fleet._spool import SpooledEvent
 
 from .conftest import event

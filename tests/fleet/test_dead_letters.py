@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from autumn_async._redis_spool import DEDUPE_WINDOW, RedisSpool
+from autumn_async._redis_spool import RedisSpool
+from autumn_async.fleet._claims import DEDUPE_WINDOW
 
 from .conftest import ROOT, event, opened
 from .redis_server import RedisServer

@@ -106,11 +106,12 @@ async def test_silent_worker_loses_its_claims_after_the_lease(
 
 async def test_heartbeat_keeps_a_slow_delivery_claimed(redis_server: RedisServer) -> None:
     """A live worker keeps its entries past the lease: a peer takes nothing meanwhile."""
-    slow = await opened(redis_server.url, lease=0.6)
-    peer = await opened(redis_server.url, lease=0.6)
+    # A lease with room for a heartbeat delayed by a busy machine (beats every 0.7 s).
+    slow = await opened(redis_server.url, lease=2.0)
+    peer = await opened(redis_server.url, lease=2.0)
     await slow.put([event() for _ in range(3)])
     held = await slow.claim(3)
-    deadline = time.monotonic() + 2.0  # over three leases
+    deadline = time.monotonic() + 5.0  # two and a half leases
     while time.monotonic() < deadline:
         assert await peer.claim(3, wait=0.1) == []
     await slow.settle([e.key for e in held])
