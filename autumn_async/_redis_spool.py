@@ -580,7 +580,11 @@ class RedisSpool:
         for inherited in (self._aclient, self._sclient, self._heartbeat, self._writer):
             if inherited is not None:
                 abandon(inherited)
+        account = self.account
         self._reset()
+        if account is not None:  # still bound: a forked producer writes at once
+            self.account = account
+            self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
 
 
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:

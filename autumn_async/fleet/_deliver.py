@@ -9,8 +9,8 @@ by :func:`verdict`:
   (``batch_track`` itself never answers it: Autumn's worker claims each item's key and
   skips a duplicate item silently, see ``server/src/internal/balances/track/runBatchTrack.ts``;
   the emulator does the same.)
-- no answer, 429, a gateway 502/503/504 without Autumn's JSON body: kept and resent later
-  under the same keys.
+- no answer, 429, a gateway 502/503/504 without Autumn's JSON body, 401/403 (the worker's
+  key is wrong, not the events): kept and resent later under the same keys.
 - a 5xx with Autumn's JSON body (or an outcome-unknown error): Autumn may have applied
   part of it and released the keys, so a resend could count twice: dead-lettered
   ``outcome_unknown``, never resent by the fleet.
@@ -28,10 +28,12 @@ import attrs
 
 from autumn_async._errors import (
     APIConnectionError,
+    AuthenticationError,
     AutumnDefaultError,
     ConflictError,
     InternalServerError,
     OutcomeUnknownError,
+    PermissionDeniedError,
     RateLimitError,
     UsageError,
 )
@@ -88,6 +90,8 @@ def verdict(error: BaseException) -> str:
         return "duplicate"
     if isinstance(error, (APIConnectionError, RateLimitError)):
         return "retry"
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+        return "retry"  # the worker's key, not the events: never dead-letter a whole fleet
     if isinstance(error, InternalServerError):
         if error.status_code in _GATEWAY and error.code is None:
             return "retry"

@@ -7,6 +7,7 @@ from typing import Any
 from autumn_async import (
     APIConnectionError,
     AsyncAutumn,
+    AuthenticationError,
     BadRequestError,
     ConflictError,
     InternalServerError,
@@ -54,12 +55,13 @@ async def test_autumn_5xx_is_outcome_unknown_and_never_resent() -> None:
 
 
 async def test_unanswered_rate_limited_and_gateway_batches_are_kept_for_later() -> None:
-    """No answer, 429 and a bare gateway 503 keep the events for a resend under their keys."""
+    """No answer, 429, a bare gateway 503 and a refused key keep the events for a resend."""
     events = [event() for _ in range(2)]
     for error in (
         APIConnectionError("reset", maybe_applied=True),
         RateLimitError("slow down", status_code=429, retry_after=3.0),
         InternalServerError("<html>", status_code=503, code=None),
+        AuthenticationError("revoked key", status_code=401, code="unauthorized"),
     ):
         outcome = await deliver(failing(error), events)
         assert outcome.retry == events

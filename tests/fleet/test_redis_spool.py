@@ -147,3 +147,18 @@ async def test_redis_out_of_memory_is_backpressure(spool: RedisSpool) -> None:
     finally:
         await admin.config_set("maxmemory", "0")
         await admin.aclose()
+
+
+async def test_forked_producer_hands_over_from_both_processes(redis_server: RedisServer) -> None:
+    """After fork(), parent and child each write on their own connection."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT, SCRIPTS
+
+    script = str(SCRIPTS / "fork_producer.py")
+    subprocess.run([sys.executable, script, redis_server.url], check=True, timeout=60, cwd=ROOT)
+    spool = await opened(redis_server.url)
+    held = await claim_all(spool, 3)
+    assert sorted(e.key for e in held) == ["child-1", "parent-1", "parent-2"]
+    await spool.close()
