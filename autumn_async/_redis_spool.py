@@ -34,7 +34,7 @@ import redis.backoff
 import redis.exceptions
 import redis.retry
 
-from ._errors import UsageError
+from ._errors import AutumnError, UsageError
 from ._fork import abandon
 from .fleet import _scripts
 from .fleet._claims import Claims, Held, RawEntry
@@ -64,7 +64,7 @@ _HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
 _RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
-class SpoolFullError(Exception):
+class SpoolFullError(AutumnError):
     """The spool refuses more events: ``reason`` is ``max_backlog`` or ``redis_oom``.
 
     The batcher treats it as a full queue and applies its ``overflow`` policy.
@@ -75,7 +75,7 @@ class SpoolFullError(Exception):
         self.reason = reason
 
 
-class SpoolUnavailableError(Exception):
+class SpoolUnavailableError(AutumnError):
     """Redis did not take the write (unreachable, read-only replica, timed out)."""
 
 
@@ -101,8 +101,10 @@ class RedisSpool:
 
     ``url`` is a ``redis://`` or ``rediss://`` URL. ``lease`` (seconds, default 30) is how
     long a silent worker keeps its claims; ``max_backlog`` bounds the events handed over
-    and not yet settled (``put`` raises :class:`SpoolFullError` beyond it). Producers and
-    workers of one fleet must use the same ``stream`` and ``group``.
+    and not yet settled (``put`` raises :class:`SpoolFullError` beyond it); an entry
+    delivered more than ``max_deliveries`` times is dead-lettered as poison. Producers and
+    workers of one fleet must use the same ``stream`` and ``group``. ``clock`` stands in
+    for ``time.time`` when judging Autumn's 24 h window (tests).
     """
 
     def __init__(
@@ -136,6 +138,9 @@ class RedisSpool:
             for name, text in _SCRIPT_TEXTS.items()
         }
         self._reset()
+
+    def __repr__(self) -> str:
+        return f"RedisSpool({_redact(self.url)!r}, stream={self.stream!r}, group={self.group!r})"
 
     def _reset(self) -> None:
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -585,6 +590,16 @@ class RedisSpool:
         if account is not None:  # still bound: a forked producer writes at once
             self.account = account
             self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (``redis://user:secret@host`` -> ``redis://user:***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}"
 
 
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:

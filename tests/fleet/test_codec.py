@@ -122,3 +122,12 @@ def test_importing_the_packages_does_not_import_redis() -> None:
         "assert 'redis' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_repr_hides_the_redis_password() -> None:
+    """A RedisSpool's repr never shows the password in its URL."""
+    from autumn_async._redis_spool import RedisSpool
+
+    spool = RedisSpool("redis://worker:s3cret-pass@redis.internal:6379/0")
+    assert "s3cret" not in repr(spool)
+    assert "redis.internal:6379" in repr(spool)
