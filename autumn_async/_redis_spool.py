@@ -25,7 +25,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.asyncio
@@ -621,3 +621,10 @@ _SCRIPT_TEXTS = {
     "touch": _scripts.TOUCH,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
 }
+
+
+if TYPE_CHECKING:  # mypy proves RedisSpool fits the batcher's Spool protocol
+    from .fleet._spool import Spool
+
+    def _fits(spool: RedisSpool) -> Spool:
+        return spool
