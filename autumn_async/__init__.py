@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         UsageError,
     )
     from ._http import MockTransport, Request, Response
+    from ._redis_spool import RedisSpool
     from ._retry import BackoffStrategy, RetryConfig
     from .models import (
         Balance,
@@ -81,6 +82,7 @@ _SOURCES: dict[str, str] = {
     "MockTransport": "._http",
     "Request": "._http",
     "Response": "._http",
+    "RedisSpool": "._redis_spool",
     "BackoffStrategy": "._retry",
     "RetryConfig": "._retry",
     **dict.fromkeys(
@@ -181,6 +183,7 @@ __all__ = [
     "Product",
     "RateLimitError",
     "RedirectError",
+    "RedisSpool",
     "Request",
     "Reset",
     "Response",

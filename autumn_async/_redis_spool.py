@@ -1,0 +1,630 @@
+"""``RedisSpool``: the batcher's spool on a Redis stream, shared by a fleet of processes.
+
+The only module that imports ``redis`` (the ``[redis]`` extra). Producers append one
+entry per burst to ``{autumn}:usage`` (:mod:`.fleet._codec` has the format); delivery
+workers read it through the consumer group ``autumn-delivery``, keep their claims alive
+with a heartbeat, and settle an entry (ack, delete, dead letters) in one server-side
+script once every event in it is settled. A worker that goes silent for ``lease``
+seconds loses its entries to ``XAUTOCLAIM`` by a peer, which resends them under the
+same keys: Autumn's duplicate check makes a resend of an applied event a no-op.
+
+Hazards handled here: ``MAXLEN`` is never used (it would delete pending work); a
+redelivered event older than 23 h is dead-lettered (``dedupe_window_expired``), since
+Autumn forgets keys after 24 h; an entry delivered more than ``max_deliveries`` times is
+poison and dead-lettered; a consumer with pending entries is never deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
+import redis.exceptions
+import redis.retry
+
+from ._errors import AutumnError, UsageError
+from ._fork import abandon
+from .fleet import _scripts
+from .fleet._claims import Claims, Held, RawEntry
+from .fleet._codec import (
+    DeadLetter,
+    Entry,
+    parse_autoclaim,
+    parse_dead_letter,
+    parse_entries,
+    put_args,
+)
+from .fleet._group_commit import GroupCommit
+from .fleet._report import build_status, check_server
+from .fleet._spool import SpooledEvent
+
+__all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
+
+logger = logging.getLogger("autumn.fleet")
+
+DEFAULT_STREAM = "{autumn}:usage"
+DEFAULT_GROUP = "autumn-delivery"
+#: A write lost with its connection is resent: at worst an entry is added twice, and its
+#: events then meet Autumn's duplicate check (the backlog counts both, settles both).
+_RETRIES = 5
+#: Handed-back entries look idle this long, so a peer with any lease takes them at once.
+_HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
+_RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
+
+
+class SpoolFullError(AutumnError):
+    """The spool refuses more events: ``reason`` is ``max_backlog`` or ``redis_oom``.
+
+    The batcher treats it as a full queue and applies its ``overflow`` policy.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class SpoolUnavailableError(AutumnError):
+    """Redis did not take the write (unreachable, read-only replica, timed out)."""
+
+
+class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
+    """Redis's exceptions leave this module as ours (SpoolUnavailableError)."""
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, redis.exceptions.RedisError):
+            raise SpoolUnavailableError(f"Redis failed: {exc}") from exc
+
+
+_translate = _Translate()
+
+
+def _positive(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise UsageError(f"{field} must be a positive number, got {value!r}", field=field)
+    return float(value)
+
+
+class RedisSpool:
+    """A :class:`Spool` on a Redis stream (Redis >= 6.2, AOF on, ``noeviction``).
+
+    ``url`` is a ``redis://`` or ``rediss://`` URL. ``lease`` (seconds, default 30) is how
+    long a silent worker keeps its claims; ``max_backlog`` bounds the events handed over
+    and not yet settled (``put`` raises :class:`SpoolFullError` beyond it); an entry
+    delivered more than ``max_deliveries`` times is dead-lettered as poison. Producers and
+    workers of one fleet must use the same ``stream`` and ``group``. ``clock`` stands in
+    for ``time.time`` when judging Autumn's 24 h window (tests).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = DEFAULT_STREAM,
+        group: str = DEFAULT_GROUP,
+        lease: float = 30.0,
+        max_backlog: int = 10_000_000,
+        max_deliveries: int = 10,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise UsageError("url must be a redis://, rediss:// or unix:// URL", field="url")
+        for name, value in (("stream", stream), ("group", group)):
+            if not isinstance(value, str) or not value:
+                raise UsageError(f"{name} must be a non-empty string", field=name)
+        self.url = url
+        self.stream = stream
+        self.group = group
+        self.lease = _positive(lease, "lease")
+        self.max_backlog = int(_positive(max_backlog, "max_backlog"))
+        self.max_deliveries = int(_positive(max_deliveries, "max_deliveries"))
+        self.dead_stream = f"{stream}:dead"
+        self._counter = f"{stream}:events"
+        self._stats_key = f"{stream}:stats"
+        self._clock = clock
+        self._shas = {
+            name: hashlib.sha1(text.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
+            for name, text in _SCRIPT_TEXTS.items()
+        }
+        self._reset()
+
+    def __repr__(self) -> str:
+        return f"RedisSpool({_redact(self.url)!r}, stream={self.stream!r}, group={self.group!r})"
+
+    def _reset(self) -> None:
+        self.consumer = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.account: str | None = None
+        self._aclient: redis.asyncio.Redis | None = None
+        self._aloop: asyncio.AbstractEventLoop | None = None
+        self._sclient: redis.Redis | None = None
+        self._claims: Claims | None = None
+        self._unsettled: list[Held] = []
+        self._reclaim_cursor = b"0-0"
+        self._next_reclaim = 0.0
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._claiming: asyncio.Lock | None = None
+        self._known_backlog = 0
+        self._foreign: set[str] = set()
+        self._writer: asyncio.Task[None] | None = None
+        self._put_queue: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]] = []
+        self._group_commit = GroupCommit(self._write_blocking)
+        self.counters: dict[str, int] = {}
+
+    # -- connections ---------------------------------------------------------------
+
+    def _client(self) -> redis.asyncio.Redis:
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aloop is not loop:
+            client = redis.asyncio.Redis.from_url(
+                self.url, protocol=2, retry=redis.asyncio.retry.Retry(_backoff(), _RETRIES)
+            )
+            for command in _RAW:
+                client.set_response_callback(command, _identity)
+            self._aclient, self._aloop = client, loop
+            self._claiming = asyncio.Lock()
+            self._writer, self._put_queue = None, []
+        return self._aclient
+
+    def _sync_client(self) -> redis.Redis:
+        if self._sclient is None:
+            self._sclient = redis.Redis.from_url(
+                self.url, protocol=2, retry=redis.retry.Retry(_backoff(), _RETRIES)
+            )
+        return self._sclient
+
+    def _count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n
+
+    async def _script(self, pipe: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        pipe.evalsha(self._shas[name], len(keys), *keys, *args)
+
+    async def _evalsha(self, command: list[Any]) -> Any:
+        client = self._client()
+        try:
+            return await _cmd(client, *command)
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
+            for text in _SCRIPT_TEXTS.values():
+                await client.script_load(text)
+            return await _cmd(client, *command)
+
+    async def _run_scripts(self, calls: list[tuple[str, list[str], list[Any]]]) -> list[Any]:
+        """Run scripts in one round trip; load them first if Redis lost them (a restart)."""
+        client = self._client()
+        for attempt in (1, 2):
+            pipe = client.pipeline(transaction=False)
+            for name, keys, args in calls:
+                await self._script(pipe, name, keys, args)
+            try:
+                return list(await pipe.execute())
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                for text in _SCRIPT_TEXTS.values():
+                    await client.script_load(text)
+        raise AssertionError("unreachable")
+
+    # -- opening -------------------------------------------------------------------
+
+    async def open(self, account: str) -> None:
+        """Bind to ``account``, check the server, create the group if missing."""
+        if not isinstance(account, str) or not account or "\n" in account:
+            raise UsageError("account must be a non-empty one-line string", field="account")
+        self.account = account
+        self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
+        client = self._client()
+        async with _translate:
+            info = await client.info()
+            check_server(info)
+            with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: exists
+                await client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            self._known_backlog = int(await client.get(self._counter) or 0)
+
+    def _claims_now(self) -> Claims:
+        if self._claims is None:
+            raise UsageError("open the spool before using it", field="account")
+        return self._claims
+
+    def _require_account(self) -> str:
+        if self.account is None:
+            raise UsageError("open the spool before using it", field="account")
+        return self.account
+
+    # -- producing -----------------------------------------------------------------
+
+    def _put_command(self, events: Sequence[SpooledEvent], account: str) -> list[Any]:
+        keys = [self.stream, self._counter, self._stats_key]
+        return ["EVALSHA", self._shas["put"], 3, *keys, *put_args(events, account)]
+
+    def _refuse_if_full(self, n: int) -> None:
+        if self._known_backlog + n > self.max_backlog:
+            self._count("enqueue_failed:max_backlog", n)
+            raise SpoolFullError(
+                f"the Redis spool holds {self._known_backlog} events "
+                f"(max_backlog={self.max_backlog})",
+                reason="max_backlog",
+            )
+
+    def _failed(self, exc: Exception, n: int) -> Exception:
+        text = str(exc)
+        if isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+            isinstance(exc, redis.exceptions.ResponseError)
+            and ("OOM" in text or "maxmemory" in text)  # as a pipeline or EXECABORT reports it
+        ):
+            self._count("enqueue_failed:redis_oom", n)
+            return SpoolFullError(f"Redis is out of memory: {exc}", reason="redis_oom")
+        if isinstance(exc, redis.exceptions.RedisError):
+            self._count("enqueue_failed:unavailable", n)
+            return SpoolUnavailableError(f"Redis refused the write: {exc}")
+        return exc
+
+    async def put(self, events: Sequence[SpooledEvent]) -> None:
+        """Durable in Redis on return; callers arriving together share one round trip."""
+        account = self._require_account()
+        if not events:
+            return
+        self._client()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._put_queue.append((events, future))
+        if self._writer is None or self._writer.done():
+            self._writer = loop.create_task(self._write_queued(account))
+        await future
+
+    async def _write_queued(self, account: str) -> None:
+        # While one commit is on the wire the next callers queue up: group commit.
+        while self._put_queue:
+            batch, self._put_queue = self._put_queue, []
+            await self._commit_async(batch, account)
+
+    async def _commit_async(
+        self, batch: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]], account: str
+    ) -> None:
+        events = [e for chunk, _f in batch for e in chunk]
+        try:
+            if self._known_backlog + len(events) > self.max_backlog:
+                self._known_backlog = int(await self._client().get(self._counter) or 0)
+            self._refuse_if_full(len(events))
+            backlog = await self._evalsha(self._put_command(events, account))
+        except Exception as exc:  # noqa: BLE001 (every caller of the burst gets it)
+            error = self._failed(exc, len(events))
+            for _chunk, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        self._known_backlog = int(backlog)
+        self._count("enqueued", len(events))
+        for _chunk, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+    def put_blocking(self, events: Sequence[SpooledEvent]) -> None:
+        """Durable in Redis on return, from any thread; concurrent callers share a write."""
+        self._require_account()
+        if events:
+            self._group_commit.submit(events)
+
+    def _write_blocking(self, events: list[SpooledEvent]) -> None:
+        try:
+            self._put_blocking_now(events, self._require_account())
+        except Exception as exc:
+            error = self._failed(exc, len(events))
+            if error is exc:
+                raise
+            raise error from exc
+
+    def _put_blocking_now(self, events: list[SpooledEvent], account: str) -> None:
+        client = self._sync_client()
+        if self._known_backlog + len(events) > self.max_backlog:
+            self._known_backlog = int(client.get(self._counter) or 0)
+        self._refuse_if_full(len(events))
+        command = self._put_command(events, account)
+        try:
+            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+        except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
+            client.script_load(_scripts.PUT)
+            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+        self._known_backlog = int(backlog)
+        self._count("enqueued", len(events))
+
+    async def backlog(self) -> int:
+        """Events handed over to Redis and not yet settled, fleet-wide."""
+        async with _translate:
+            return int(await self._client().get(self._counter) or 0)
+
+    # -- consuming -----------------------------------------------------------------
+
+    async def claim(self, limit: int, *, wait: float = 0.0) -> list[SpooledEvent]:
+        """Lease up to ``limit`` events: first a dead peer's, then new ones.
+
+        ``wait`` (seconds) blocks for new entries when there is nothing to take.
+        """
+        self._require_account()
+        self._client()
+        assert self._claiming is not None
+        async with self._claiming, _translate:
+            if self._heartbeat is None or self._heartbeat.done():
+                self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+            await self._flush_settled()
+            claims = self._claims_now()
+            if claims.waiting() < limit and self._clock() >= self._next_reclaim:
+                await self._reclaim()
+            if claims.waiting() < limit:
+                block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
+                await self._read_new(max(1, min(64, limit - claims.waiting())), block)
+            return claims.take(limit)
+
+    async def _read_new(self, count: int, block: int | None) -> None:
+        args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
+        if block is not None:
+            args += ["BLOCK", block]
+        raw = await _cmd(self._client(), *args, "STREAMS", self.stream, ">")
+        for _stream, entries in raw or ():
+            await self._take(parse_entries(entries), {})
+
+    async def _reclaim(self) -> None:
+        """XAUTOCLAIM entries idle for a lease (their owner is gone); one INFO line each time."""
+        client = self._client()
+        raw = await _cmd(client,
+            "XAUTOCLAIM", self.stream, self.group, self.consumer,
+            int(self.lease * 1000), self._reclaim_cursor, "COUNT", 64,
+        )  # fmt: skip
+        cursor, entries, deleted = parse_autoclaim(raw)
+        self._reclaim_cursor = cursor
+        if cursor == b"0-0":
+            self._next_reclaim = self._clock() + self.lease / 3
+        if not entries:
+            return
+        count = len(self._claims_now().held) + len(entries) + 100
+        pending = await _cmd(
+            client, "XPENDING", self.stream, self.group, "-", "+", count, self.consumer
+        )
+        deliveries = {row[0]: int(row[3]) for row in pending}
+        live = [(i, f) for i, f in entries if i is not None and f is not None]
+        self._count("reclaimed", len(live))
+        await client.hincrby(self._stats_key, "reclaimed", len(live))
+        logger.info(
+            "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
+            "them under their keys (%d were deleted meanwhile)",
+            len(live), self.lease, len(deleted) + len(entries) - len(live),
+        )  # fmt: skip
+        await self._take(live, deliveries)
+
+    async def _take(self, entries: Sequence[RawEntry], deliveries: Mapping[bytes, int]) -> None:
+        foreign, finished = self._claims_now().add(entries, deliveries)
+        for entry in foreign:
+            await self._hand_back_foreign(entry)
+        if finished:
+            await self._settle_entries(finished)
+
+    async def _hand_back_foreign(self, entry: Entry) -> None:
+        if entry.account not in self._foreign:
+            self._foreign.add(entry.account)
+            logger.warning(
+                "the stream %s holds events of another Autumn account (%s); this worker "
+                "leaves them for a worker configured with that account",
+                self.stream, entry.account,
+            )  # fmt: skip
+        await self._touch([entry.id], idle_ms=_HAND_BACK_IDLE_MS)
+
+    async def settle(
+        self,
+        keys: Collection[str],
+        *,
+        dead: Mapping[str, str] | None = None,
+        duplicates: Collection[str] = (),
+    ) -> None:
+        """Mark events settled; an entry is acked and deleted once all of its are.
+
+        ``dead`` maps a key to its dead-letter reason; ``duplicates`` are keys Autumn
+        reported as already applied (counted, otherwise delivered).
+        """
+        finished = self._claims_now().settle(keys, dead or {}, duplicates)
+        self._unsettled.extend(finished)
+        await self._flush_settled()
+
+    async def _flush_settled(self) -> None:
+        """Settle finished entries; those Redis did not take wait for the next call."""
+        if self._unsettled:
+            async with _translate:
+                await self._settle_entries(self._unsettled)
+            self._unsettled = []
+
+    async def _settle_entries(self, entries: list[Held]) -> None:
+        now = repr(self._clock())
+        calls = []
+        for held in entries:
+            events = held.entry.events
+            args: list[Any] = [self.group, held.entry.id, len(events), now, held.entry.account]
+            args += [len(events) - len(held.dead), held.duplicates, len(held.dead)]
+            for event in events:
+                reason = held.dead.get(event.key)
+                if reason is not None:
+                    args += [event.key, repr(event.created_at), event.body, reason]
+                    self._count(f"dead_lettered:{reason.partition(':')[0]}")
+            self._count("delivered", len(events) - len(held.dead))
+            self._count("duplicates", held.duplicates)
+            keys = [self.stream, self.dead_stream, self._counter, self._stats_key]
+            calls.append(("settle", keys, args))
+        await self._run_scripts(calls)
+        for held in entries:
+            self._claims_now().forget(held.entry.id)
+
+    async def _touch(self, ids: Sequence[bytes], *, idle_ms: int) -> list[bytes]:
+        if not ids:
+            return []
+        keys = [self.stream]
+        replies = await self._run_scripts(
+            [("touch", keys, [self.group, self.consumer, idle_ms, *ids])]
+        )
+        return list(replies[0])
+
+    async def _beat(self) -> None:
+        """Every lease/3: renew the claims this consumer still holds."""
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            ids = list(self._claims_now().held)  # settled ones too, until Redis took it
+            try:
+                lost = await self._touch(ids, idle_ms=0)
+            except (redis.exceptions.RedisError, OSError) as exc:
+                logger.warning("heartbeat failed (claims may lapse): %s", exc)
+                continue
+            for entry_id in lost:
+                if self._claims_now().forget(entry_id) is not None:
+                    logger.warning("entry %s was taken over by a peer", entry_id)
+
+    async def release(self, keys: Collection[str]) -> None:
+        """Hand the entries holding ``keys`` (and unreturned ones) back at once."""
+        ids = self._claims_now().release(keys)
+        async with _translate:
+            await self._touch(ids, idle_ms=_HAND_BACK_IDLE_MS)
+
+    async def close(self) -> None:
+        """Hand back what is still held, stop the heartbeat, close the connections."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        client = self._aclient
+        claims = self._claims  # None: never opened (status, dead letters), nothing held
+        if client is not None and claims is not None and self._aloop is asyncio.get_running_loop():
+            with contextlib.suppress(SpoolUnavailableError, redis.exceptions.RedisError):
+                await self._flush_settled()
+                await self.release(claims.open_keys())
+                await self._run_scripts(
+                    [("delconsumer", [self.stream], [self.group, self.consumer])]
+                )
+        if client is not None:
+            await client.aclose()
+        self._aclient = None
+        if self._sclient is not None:
+            self._sclient.close()
+            self._sclient = None
+
+    # -- operators (python -m autumn_async.fleet status / dead-letters) -------------
+
+    async def status(self) -> dict[str, Any]:
+        """The fleet's state and counters (see ``python -m autumn_async.fleet status``)."""
+        client = self._client()
+        pipe = client.pipeline(transaction=False)
+        pipe.get(self._counter)
+        pipe.xlen(self.stream)
+        pipe.xlen(self.dead_stream)
+        pipe.hgetall(self._stats_key)
+        pipe.execute_command("XRANGE", self.stream, "-", "+", "COUNT", 1)
+        pipe.time()
+        backlog, entries, dead, stats, oldest, now = await pipe.execute()
+        try:
+            summary = await _cmd(client, "XPENDING", self.stream, self.group)
+            consumers = await _cmd(client, "XINFO CONSUMERS", self.stream, self.group)
+        except redis.exceptions.ResponseError:  # no group yet: nothing was ever read
+            summary, consumers = [0], []
+        report = build_status(
+            backlog=backlog, entries=entries, dead=dead, stats=stats, oldest=oldest,
+            server_time=now, pending_summary=summary, consumers=consumers,
+        )  # fmt: skip
+        return {"stream": self.stream, "group": self.group, **report}
+
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters."""
+        raw = await _cmd(self._client(), "XRANGE", self.dead_stream, "-", "+", "COUNT", limit)
+        return [parse_dead_letter(i, f) for i, f in raw]
+
+    async def requeue(self, ids: Collection[str] | None = None) -> int:
+        """Put dead letters (``None``: all of them) back in the work stream; return how many.
+
+        They are resent under their own keys: within 24 h of ``track()`` Autumn turns an
+        already applied one into a no-op; later, a requeued event counts again.
+        """
+        letters = await self._select_dead(ids)
+        if not letters:
+            return 0
+        client = self._client()
+        await client.script_load(_scripts.PUT)  # a script unknown inside MULTI aborts it
+        pipe = client.pipeline(transaction=True)
+        by_account: dict[str, list[SpooledEvent]] = {}
+        for d in letters:
+            event = SpooledEvent(key=d.key, body=d.body.encode(), created_at=d.created_at)
+            by_account.setdefault(d.account, []).append(event)
+        for account, events in by_account.items():
+            pipe.execute_command(*self._put_command(events, account))
+        pipe.xdel(self.dead_stream, *[d.id for d in letters])
+        await pipe.execute()
+        return len(letters)
+
+    async def drop_dead_letters(self, ids: Collection[str] | None = None) -> int:
+        """Delete dead letters for good (``None``: all of them); return how many."""
+        letters = await self._select_dead(ids)
+        if letters:
+            await self._client().xdel(self.dead_stream, *[d.id for d in letters])
+        return len(letters)
+
+    async def _select_dead(self, ids: Collection[str] | None) -> list[DeadLetter]:
+        if ids is None:
+            return await self.dead_letters(limit=1_000_000)
+        client = self._client()
+        out = []
+        for entry_id in ids:
+            raw = await _cmd(client, "XRANGE", self.dead_stream, entry_id, entry_id)
+            out += [parse_dead_letter(i, f) for i, f in raw]
+        return out
+
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's connections and claims; the child is a new consumer."""
+        for inherited in (self._aclient, self._sclient, self._heartbeat, self._writer):
+            if inherited is not None:
+                abandon(inherited)
+        account = self.account
+        self._reset()
+        if account is not None:  # still bound: a forked producer writes at once
+            self.account = account
+            self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
+
+
+def _redact(url: str) -> str:
+    """The URL without its password (``redis://user:secret@host`` -> ``redis://user:***@host``)."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:
+    """A raw command (our callbacks leave replies unparsed; redis-py leaves it untyped)."""
+    return await client.execute_command(*args)  # type: ignore[no-untyped-call]
+
+
+def _backoff() -> redis.backoff.AbstractBackoff:
+    return redis.backoff.ExponentialWithJitterBackoff(base=0.05, cap=1.0)
+
+
+def _identity(response: Any, **_options: Any) -> Any:
+    return response
+
+
+_SCRIPT_TEXTS = {
+    "put": _scripts.PUT,
+    "settle": _scripts.SETTLE,
+    "touch": _scripts.TOUCH,
+    "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
+}
+
+
+if TYPE_CHECKING:  # mypy proves RedisSpool fits the batcher's Spool protocol
+    from .fleet._spool import Spool
+
+    def _fits(spool: RedisSpool) -> Spool:
+        return spool

@@ -1,0 +1,162 @@
+"""``python -m autumn_async.fleet run|status|dead-letters``: workers and operator tools.
+
+``run`` delivers usage from the Redis stream to Autumn until SIGTERM or SIGINT, then
+drains for at most ``--drain-timeout`` seconds, hands unfinished entries back and exits
+with status 0. The secret key and server URL come from ``AUTUMN_SECRET_KEY`` and
+``AUTUMN_SERVER_URL``; the Redis URL from ``--redis`` or ``AUTUMN_REDIS_URL``.
+Exit status: 0 done, 1 Redis or Autumn unusable, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+ENV_REDIS_URL = "AUTUMN_REDIS_URL"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m autumn_async.fleet", description="Autumn usage delivery workers."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--redis", default=os.environ.get(ENV_REDIS_URL), help="Redis URL")
+    common.add_argument("--stream", default="{autumn}:usage", help="work stream name")
+    common.add_argument("--group", default="autumn-delivery", help="consumer group name")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", parents=[common], help="deliver usage until SIGTERM")
+    run.add_argument("--concurrency", type=int, default=4, help="batches in flight (4)")
+    run.add_argument("--lease", type=float, default=30.0, help="claim lease in seconds (30)")
+    run.add_argument(
+        "--drain-timeout", type=float, default=10.0, help="seconds to finish on SIGTERM (10)"
+    )
+    status = commands.add_parser("status", parents=[common], help="backlog, pending, dead")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    dead = commands.add_parser("dead-letters", help="list, requeue or drop dead letters")
+    actions = dead.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common])
+    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--json", action="store_true", help="print JSON lines")
+    for name in ("requeue", "drop"):
+        action = actions.add_parser(name, parents=[common])
+        action.add_argument("ids", nargs="*", help="dead-letter ids (from list)")
+        action.add_argument("--all", action="store_true", help="every dead letter")
+    return parser
+
+
+def _spool(args: argparse.Namespace, **options: Any) -> Any:
+    from autumn_async._redis_spool import RedisSpool  # noqa: PLC0415 (redis only when used)
+
+    return RedisSpool(args.redis, stream=args.stream, group=args.group, **options)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from autumn_async._client import AsyncAutumn  # noqa: PLC0415
+    from autumn_async._config import ENV_SECRET_KEY  # noqa: PLC0415
+
+    from ._codec import account_fingerprint  # noqa: PLC0415
+    from ._deliver import send_batch_track  # noqa: PLC0415
+    from ._worker import run_worker  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    spool = _spool(args, lease=args.lease)
+    async with AsyncAutumn() as client:
+        await spool.open(account_fingerprint(client.server_url, os.environ[ENV_SECRET_KEY]))
+        try:
+            print(f"autumn fleet worker {spool.consumer} reading {args.stream}", flush=True)
+
+            async def send(bodies: list[Any]) -> None:
+                await send_batch_track(client, bodies)
+
+            await run_worker(
+                spool,
+                send,
+                stop=stop,
+                concurrency=args.concurrency,
+                drain_timeout=args.drain_timeout,
+            )
+        finally:
+            await spool.close()
+    return 0
+
+
+async def _status(args: argparse.Namespace) -> int:
+    spool = _spool(args)
+    try:
+        status = await spool.status()
+    finally:
+        await spool.close()
+    if args.json:
+        print(json.dumps(status, sort_keys=True))
+        return 0
+    for name in ("pending", "entries", "claimed_entries", "unread_entries", "dead_letters"):
+        print(f"{name:<20} {status[name]}")
+    print(f"{'oldest_pending_age':<20} {status['oldest_pending_age']:.1f}s")
+    for consumer in status["consumers"]:
+        print(
+            f"consumer {consumer['name']}: {consumer['pending']} pending, idle {consumer['idle']}s"
+        )
+    for name, value in sorted(status["counters"].items()):
+        print(f"{name:<20} {value}")
+    return 0
+
+
+async def _dead_letters(args: argparse.Namespace) -> int:
+    spool = _spool(args)
+    try:
+        if args.action == "list":
+            for letter in await spool.dead_letters(args.limit):
+                if args.json:
+                    print(json.dumps(letter.to_json(), sort_keys=True))
+                else:
+                    print(f"{letter.id} {letter.key} {letter.reason}")
+            return 0
+        if not args.ids and not args.all:
+            print("give dead-letter ids or --all", file=sys.stderr)
+            return 2
+        ids = None if args.all else args.ids
+        if args.action == "requeue":
+            print(f"requeued {await spool.requeue(ids)}")
+        else:
+            print(f"dropped {await spool.drop_dead_letters(ids)}")
+    finally:
+        await spool.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not args.redis:
+        print(f"no Redis URL: pass --redis or set {ENV_REDIS_URL}", file=sys.stderr)
+        return 2
+    command = {"run": _run, "status": _status, "dead-letters": _dead_letters}[args.command]
+    from autumn_async._errors import AutumnError  # noqa: PLC0415
+
+    try:
+        return asyncio.run(command(args))
+    except AutumnError as exc:
+        print(f"autumn fleet: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 (Redis down and the like: one line, status 1)
+        print(f"autumn fleet: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
