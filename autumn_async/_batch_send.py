@@ -1,6 +1,6 @@
 """The batcher's loop side: dispatcher, delivery, batcher-level retries, flush and close.
 
-Delivery goes through the client's pipeline (``AsyncAutumn._send``), so each request
+Delivery goes through the client's pipeline (``AsyncAutumn.pipeline``), so each request
 gets the client's own bounded retries first. What is still failing after them stays
 with the batcher: a retryable failure (no answer, 429, 5xx) parks the events for a
 backoff and resends them under the same keys; a 409 duplicate for one of our keys is
@@ -20,7 +20,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ._batch_queue import EventQueue
-from ._client import Replayed
 from ._coalesce import QueuedEvent, coalesce
 from ._config import NotGiven, Timeout
 from ._errors import (
@@ -31,6 +30,7 @@ from ._errors import (
     RateLimitError,
     UsageError,
 )
+from ._pipeline import Replayed
 from ._retry import RetryConfig
 from ._spool import Spool
 
@@ -216,14 +216,13 @@ class Delivery:
 
     async def _post(self, operation: str, path: str, body: Any) -> None:
         try:
-            await self._client._send(
+            await self._client.pipeline.send(
                 operation,
                 path,
                 body,
                 retries=self._retries,
                 timeout=self._timeout,
-                idempotency_header=False,
-                replay_safe=True,  # every event carries its key: a resend cannot count twice
+                key_in_body=True,  # every event carries its key: a resend cannot count twice
             )
         except Replayed:
             return  # an earlier attempt of this very request was applied

@@ -25,7 +25,7 @@ from ._checks import new_key
 from ._coalesce import BatcherStats, QueuedEvent, UsageEvent, is_coalescable
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import UsageError
-from ._fork import abandon
+from ._fork import abandon, register
 from ._requests import build_track
 from ._retry import RetryConfig
 from ._spool import Spool
@@ -396,5 +396,4 @@ def _after_fork_in_child() -> None:
         batcher._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+register("batchers", after_in_child=_after_fork_in_child)

@@ -21,7 +21,11 @@ __all__ = [
     "build_track",
     "build_update",
     "check_id",
+    "check_idempotency_key",
 ]
+
+#: Longest idempotency key accepted (Autumn stores a hash of it; 255 keeps logs sane).
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def check_id(value: object, field: str) -> str:
@@ -31,6 +35,26 @@ def check_id(value: object, field: str) -> str:
     if not value.strip():
         raise UsageError(f"{field} must not be empty", field=field)
     return value
+
+
+def check_idempotency_key(value: object, *, header: bool = False) -> str:
+    """A caller's idempotency key: a non-blank string of at most 255 characters.
+
+    A key sent as the ``Idempotency-Key`` header (``header=True``) must be visible ASCII
+    (no whitespace, control or non-ASCII characters, which a header cannot carry safely).
+    """
+    key = check_id(value, "idempotency_key")
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise UsageError(
+            f"idempotency_key must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+            field="idempotency_key",
+        )
+    if header and not all("!" <= ch <= "~" for ch in key):
+        raise UsageError(
+            "idempotency_key must be visible ASCII (no whitespace or control characters)",
+            field="idempotency_key",
+        )
+    return key
 
 
 def _opt_id(body: dict[str, Any], field: str, value: object) -> None:
@@ -282,11 +306,6 @@ def build_track(
         body["value"] = finite_number(value, "value")
     _properties(body, properties)
     if idempotency_key is not None:
-        key = check_id(idempotency_key, "idempotency_key")
-        if len(key) > 255:
-            raise UsageError(
-                "idempotency_key must be at most 255 characters", field="idempotency_key"
-            )
-        body["idempotency_key"] = key
+        body["idempotency_key"] = check_idempotency_key(idempotency_key)
     _opt_id(body, "entity_id", entity_id)
     return body

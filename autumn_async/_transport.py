@@ -22,7 +22,7 @@ from yarl import URL
 
 from ._config import MAX_RESPONSE_BYTES, Timeout
 from ._errors import APIConnectionError, APITimeoutError, ResponseValidationError, UsageError
-from ._fork import abandon
+from ._fork import abandon, register
 from ._http import Request, Response
 
 __all__ = ["AiohttpTransport", "translate_exception"]
@@ -40,8 +40,7 @@ def _after_fork_in_child() -> None:
         transport._abandon_inherited()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+register("transports", after_in_child=_after_fork_in_child)
 
 
 class _LoopSession:
@@ -89,7 +88,8 @@ class AiohttpTransport:
         for entry in self._sessions.values():
             connector = entry.session.connector
             if connector is not None:
-                # Marks it closed without closing it, so no finaliser touches its sockets.
+                # Marks it closed without closing it, so no finaliser touches its sockets
+                # (aiohttp has no public way to disown a connector's sockets).
                 connector._closed = True
             abandon(entry)
         self._sessions = {}
@@ -136,6 +136,15 @@ class AiohttpTransport:
         await keeper.__anext__()
         self._sessions[loop] = _LoopSession(session, keeper)
         return session
+
+    async def warm_up(self) -> None:
+        """Open this event loop's session now, so the first call does not pay for it."""
+        await self._session()
+
+    @property
+    def has_open_sessions(self) -> bool:
+        """Whether this transport holds sessions it opened and has not closed."""
+        return bool(self._sessions)
 
     async def aclose(self) -> None:
         """Close every session this transport opened; a caller's session is left open."""
