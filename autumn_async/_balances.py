@@ -94,7 +94,7 @@ class AsyncBalances:
             )
         except Replayed:
             return cls(success=True, replayed=True)
-        return pipeline.parse(cls, status, raw)
+        return pipeline.parse(cls, status, raw, idempotency_key=key)
 
     async def create(
         self,
@@ -290,7 +290,7 @@ class AsyncBalances:
                 fallback_source="client",
                 fallback_cause=exc,
             )
-        result = pipeline.parse(models.BalancesCheckResponse, status, raw)
+        result = pipeline.parse(models.BalancesCheckResponse, status, raw, idempotency_key=key)
         if status == 202:
             result = attrs.evolve(result, fallback=True, fallback_source="server")
         return result
@@ -346,7 +346,7 @@ class AsyncBalances:
                 balance=None,
                 replayed=True,
             )
-        result = pipeline.parse(models.BalancesTrackResponse, status, raw)
+        result = pipeline.parse(models.BalancesTrackResponse, status, raw, idempotency_key=key)
         if status == 202:
             result = attrs.evolve(result, queued=True)
         return result

@@ -226,19 +226,27 @@ class Pipeline:
                 cancelled.maybe_applied = True  # type: ignore[attr-defined]
             raise
 
-    def parse(self, cls: type[_T], status: int, body: bytes) -> _T:
-        """Build ``cls`` from a success answer, or raise :class:`ResponseValidationError`."""
+    def parse(
+        self, cls: type[_T], status: int, body: bytes, *, idempotency_key: str | None = None
+    ) -> _T:
+        """Build ``cls`` from a success answer, or raise :class:`ResponseValidationError`.
+
+        The error carries ``idempotency_key`` (the call was applied; only its answer is
+        unreadable).
+        """
         serde = _serde or _load_serde()
         try:
             return serde.structure(serde.loads(body), cls)  # type: ignore[no-any-return]
         except (serde.SerdeError, RecursionError) as exc:
             text = body[:10_000].decode("utf-8", errors="replace")
             reason = "is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            raise ResponseValidationError(
+            error = ResponseValidationError(
                 f"Autumn's {status} answer does not fit {cls.__name__}: {reason}",
                 status_code=status,
                 body=text,
-            ) from None
+            )
+            error.idempotency_key = idempotency_key
+            raise error from None
 
 
 def outcome_unknown(

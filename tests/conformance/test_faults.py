@@ -84,17 +84,45 @@ STATUS_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("fault", STATUS_FAULTS)
-async def test_status_fault_is_retried_to_success(
-    autumn: AsyncAutumn, emu: Emulator, fault: dict[str, Any]
-) -> None:
-    """Two injected error answers in a row are retried and the third attempt succeeds once."""
-    emu.set_fault(TRACK, "status", count=2, **fault)
+async def test_rate_limit_is_retried_to_success(autumn: AsyncAutumn, emu: Emulator) -> None:
+    """Two 429s in a row are retried under the same key and the third attempt succeeds once."""
+    emu.set_fault(TRACK, "status", count=2, status=429, retry_after=0)
     result = await autumn.balances.track(customer_id="c1", feature_id="messages", value=2)
     assert result.balance is not None
     assert (result.replayed, result.balance.usage) == (False, 2)
     assert emu.stats()[TRACK] == 3
     assert len(emu.ledger()) == 1
+
+
+@pytest.mark.parametrize("fault", STATUS_FAULTS[1:])
+async def test_application_5xx_on_track_is_never_resent(
+    autumn: AsyncAutumn, emu: Emulator, fault: dict[str, Any]
+) -> None:
+    """A 5xx with Autumn's JSON error released the key: no resend, outcome unknown, key given.
+
+    Autumn releases the key on any error >= 400 but 409 and may have applied the change
+    first (server/src/internal/misc/idempotency/withIdempotencyKey.ts), so a resend under
+    the same key could count the usage twice.
+    """
+    emu.set_fault(TRACK, "status", count=2, **fault)
+    with pytest.raises(InternalServerError) as info:
+        await autumn.balances.track(
+            customer_id="c1", feature_id="messages", value=2, idempotency_key="evt-5xx"
+        )
+    assert info.value.maybe_applied is True
+    assert info.value.idempotency_key == "evt-5xx"
+    assert emu.stats()[TRACK] == 1
+
+
+@pytest.mark.parametrize("fault", STATUS_FAULTS)
+async def test_status_fault_on_a_read_only_check_is_retried_to_success(
+    autumn: AsyncAutumn, emu: Emulator, fault: dict[str, Any]
+) -> None:
+    """A plain check changes nothing, so every retryable status is asked again."""
+    emu.set_fault(CHECK, "status", count=2, **fault)
+    result = await autumn.balances.check(customer_id="c1", feature_id="messages")
+    assert result.fallback is False  # Autumn's own answer, from the third attempt
+    assert emu.stats()[CHECK] == 3
 
 
 async def test_rate_limit_without_retries_is_a_rate_limit_error(
