@@ -46,6 +46,11 @@ async def emu(autumn_emulator: Emulator) -> Emulator:
     return autumn_emulator
 
 
+#: Per-attempt timeout where an answer is lost: a retry's 409 is trusted only this long
+#: after the lost attempt started (the one retry policy, rule 4), so keep it short.
+LOST_ANSWER_TIMEOUT = 0.5
+
+
 def client(
     emu: Emulator, retries: RetryConfig | None = INSTANT_RETRIES, **options: Any
 ) -> AsyncAutumn:
@@ -239,7 +244,9 @@ async def test_drop_before_without_retries_is_a_connection_error(
 async def test_drop_after_track_is_replayed_not_doubled(autumn: AsyncAutumn, emu: Emulator) -> None:
     """A track whose answer was lost is retried, refused as a duplicate, and reported replayed."""
     emu.set_fault(TRACK, "drop_after", count=1)
-    result = await autumn.balances.track(customer_id="c1", feature_id="messages", value=5)
+    result = await autumn.balances.track(
+        customer_id="c1", feature_id="messages", value=5, timeout=LOST_ANSWER_TIMEOUT
+    )
     assert (result.replayed, result.balance, result.value) == (True, None, 5)
     assert len(emu.ledger()) == 1
     assert usage(emu) == 5
@@ -260,7 +267,9 @@ async def test_drop_after_create_is_replayed_once(autumn: AsyncAutumn, emu: Emul
     """A create whose answer was lost succeeds as replayed and grants exactly once."""
     emu.set_fault(CREATE, "drop_after", count=1)
     await emu.add_feature("tokens")
-    result = await autumn.balances.create(customer_id="c1", feature_id="tokens", included=10)
+    result = await autumn.balances.create(
+        customer_id="c1", feature_id="tokens", included=10, timeout=LOST_ANSWER_TIMEOUT
+    )
     assert (result.success, result.replayed) == (True, True)
     assert len(emu.balances("c1")["tokens"]["breakdown"]) == 1
 
@@ -269,7 +278,7 @@ async def test_drop_after_update_is_replayed_once(autumn: AsyncAutumn, emu: Emul
     """An add_to_balance whose answer was lost is applied once and reported replayed."""
     emu.set_fault(UPDATE, "drop_after", count=1)
     result = await autumn.balances.update(
-        customer_id="c1", feature_id="messages", add_to_balance=-10
+        customer_id="c1", feature_id="messages", add_to_balance=-10, timeout=LOST_ANSWER_TIMEOUT
     )
     assert (result.success, result.replayed) == (True, True)
     assert emu.balances("c1")["messages"]["remaining"] == 999_990
@@ -290,7 +299,11 @@ async def test_drop_after_send_event_check_is_outcome_unknown(
     emu.set_fault(CHECK, "drop_after", count=1)
     with pytest.raises(OutcomeUnknownError) as info:
         await autumn.balances.check(
-            customer_id="c1", feature_id="messages", required_balance=4, send_event=True
+            customer_id="c1",
+            feature_id="messages",
+            required_balance=4,
+            send_event=True,
+            timeout=LOST_ANSWER_TIMEOUT,
         )
     assert (info.value.status_code, info.value.code) == (409, "duplicate_idempotency_key")
     assert len(emu.ledger()) == 1
@@ -316,7 +329,7 @@ async def test_1000_tracks_under_30_percent_drop_after_count_exactly_once(
 ) -> None:
     """With 30 % of track answers lost after applying, 1,000 SDK tracks leave 1,000 events."""
     emu.set_fault(TRACK, "drop_after", probability=0.3, seed=4)
-    async with client(emu, PATIENT_RETRIES) as autumn:
+    async with client(emu, PATIENT_RETRIES, timeout=LOST_ANSWER_TIMEOUT) as autumn:
         results = await gather_limited(
             [
                 autumn.balances.track(customer_id="c1", feature_id="messages", value=1)
@@ -338,7 +351,7 @@ async def test_1000_tracks_under_30_percent_drop_after_count_exactly_once(
 async def test_send_event_checks_under_drop_after_never_double_count(emu: Emulator) -> None:
     """Under 30 % drop_after each check-and-deduct is allowed or OutcomeUnknownError; once each."""
     emu.set_fault(CHECK, "drop_after", probability=0.3, seed=7)
-    async with client(emu, PATIENT_RETRIES) as autumn:
+    async with client(emu, PATIENT_RETRIES, timeout=LOST_ANSWER_TIMEOUT) as autumn:
         results = await gather_limited(
             [
                 autumn.balances.check(customer_id="c1", feature_id="messages", send_event=True)
@@ -359,7 +372,7 @@ async def test_scarce_send_event_checks_under_drop_after_never_overdraw(emu: Emu
     await emu.add_feature("seats")
     await emu.add_balance(customer_id="c1", feature_id="seats", included_grant=100)
     emu.set_fault(CHECK, "drop_after", probability=0.3, seed=11)
-    async with client(emu, PATIENT_RETRIES) as autumn:
+    async with client(emu, PATIENT_RETRIES, timeout=LOST_ANSWER_TIMEOUT) as autumn:
         results = await gather_limited(
             [
                 autumn.balances.check(customer_id="c1", feature_id="seats", send_event=True)
