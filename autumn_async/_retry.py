@@ -63,6 +63,7 @@ __all__ = [
     "Failure",
     "RetryConfig",
     "backoff_cap",
+    "backoff_wait",
     "classify",
     "decide",
 ]
@@ -215,6 +216,23 @@ def _full_jitter(value: float) -> float:
     return float(_backoff.full_jitter(value))
 
 
+def backoff_wait(
+    backoff: BackoffStrategy,
+    retry: int,
+    retry_after: float | None = None,
+    *,
+    jitter: Callable[[float], float] = _full_jitter,
+) -> float:
+    """Seconds to wait before retry number ``retry`` (1-based): rule 5 of the policy.
+
+    The jittered exponential delay, lengthened (never shortened) by ``retry_after``.
+    """
+    wait = jitter(backoff_cap(backoff, retry))
+    if retry_after is not None and retry_after > wait:
+        wait = float(retry_after)
+    return wait
+
+
 @attrs.define
 class CallState:
     """The retry bookkeeping of one call (or one batcher delivery): attempts and times.
@@ -249,10 +267,10 @@ class CallState:
         """Whether some attempt so far may have been applied."""
         return self.maybe_applied_since is not None
 
-    def backoff_delay(self) -> float:
-        """The jittered backoff before the next retry (grows with each retry)."""
+    def backoff_delay(self, retry_after: float | None = None) -> float:
+        """The wait before the next retry: grows with each retry, never below the backoff."""
         retry = max(self.attempts, 1)
-        return self.jitter(backoff_cap(self.config.backoff, retry))
+        return backoff_wait(self.config.backoff, retry, retry_after, jitter=self.jitter)
 
     def deadline(self) -> float:
         """Clock reading after which no retry starts."""
@@ -303,10 +321,7 @@ def decide(error: BaseException, state: CallState, *, now: float | None = None) 
         return Decision(Action.GIVE_UP, maybe_applied=maybe_applied)
     if kind is Failure.APPLICATION and getattr(error, "status_code", 0) not in _RETRYABLE_5XX:
         return Decision(Action.GIVE_UP)  # read-only: a 501, 505 ... will not heal
-    wait = state.backoff_delay()
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None and retry_after > wait:
-        wait = float(retry_after)
+    wait = state.backoff_delay(getattr(error, "retry_after", None))
     if state.budget_allows(wait, now):
         return Decision(Action.RETRY, wait, maybe_applied=maybe_applied)
     return Decision(Action.GIVE_UP, maybe_applied=maybe_applied)
