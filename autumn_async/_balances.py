@@ -13,6 +13,7 @@ from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError, UsageError
 from ._pipeline import Pipeline, Replayed
+from ._public import publish
 from ._requests import (
     build_check,
     build_create,
@@ -350,3 +351,6 @@ class AsyncBalances:
         if status == 202:
             result = attrs.evolve(result, queued=True)
         return result
+
+
+publish(globals(), ("AsyncBalances",))

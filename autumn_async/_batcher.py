@@ -37,6 +37,7 @@ from ._config import (
 )
 from ._errors import UsageError
 from ._fork import abandon, register
+from ._public import publish
 from ._requests import build_track
 from ._retry import RetryConfig
 from ._spool import Spool
@@ -406,3 +407,6 @@ def _after_fork_in_child() -> None:
 
 
 register("batchers", after_in_child=_after_fork_in_child)
+
+
+publish(globals(), ("AsyncUsageBatcher",))

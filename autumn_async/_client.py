@@ -24,6 +24,7 @@ from ._config import (
 )
 from ._errors import UsageError
 from ._pipeline import Pipeline
+from ._public import publish
 from ._retry import NO_RETRIES, RetryConfig
 from ._version import __version__
 
@@ -246,3 +247,6 @@ def _import_transport() -> Any:
     from . import _transport  # noqa: PLC0415 (aiohttp is imported on first use only)
 
     return _transport
+
+
+publish(globals(), ("AsyncAutumn",))

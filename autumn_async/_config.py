@@ -12,6 +12,7 @@ import attrs
 
 from ._checks import finite_number
 from ._errors import UsageError
+from ._public import publish
 
 DEFAULT_SERVER_URL: Final = "https://api.useautumn.com"
 DEFAULT_API_VERSION: Final = "2.1"
@@ -109,3 +110,6 @@ def coerce_timeout(value: float | Timeout, *, field: str = "timeout") -> Timeout
     if finite_number(value, field) <= 0:
         raise UsageError(f"{field} must be a positive number of seconds", field=field)
     return Timeout(total=float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))
+
+
+publish(globals(), ("NotGiven", "Timeout"))

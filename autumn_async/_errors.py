@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._public import publish
+
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
@@ -264,3 +266,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return item
     return None
+
+
+publish(globals(), tuple(__all__))

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from ._config import Timeout
+from ._public import publish
 
 __all__ = ["AsyncTransport", "MockTransport", "Request", "Response"]
 
@@ -137,3 +138,6 @@ class MockTransport:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+publish(globals(), ("AsyncTransport", "MockTransport", "Request", "Response"))

@@ -147,7 +147,7 @@ def build_create(
     next_reset_at: object,
 ) -> dict[str, Any]:
     """Body of ``balances.create``; ``included`` goes on the wire as ``granted_balance``."""
-    from .models import coerce_reset  # noqa: PLC0415 (models import attrs classes lazily)
+    from ._request_models import coerce_reset  # noqa: PLC0415 (models import attrs classes lazily)
 
     body: dict[str, Any] = {
         "customer_id": check_id(customer_id, "customer_id"),
@@ -212,7 +212,7 @@ def build_update(
     read by every server version). ``granted_balance`` is sent as both ``granted_balance``
     (older servers) and ``included_grant`` (today's server, which ignores the former).
     """
-    from .models import coerce_interval  # noqa: PLC0415
+    from ._request_models import coerce_interval  # noqa: PLC0415
 
     body: dict[str, Any] = {
         "customer_id": check_id(customer_id, "customer_id"),

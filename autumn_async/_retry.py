@@ -53,6 +53,7 @@ from ._errors import (
     RateLimitError,
     UsageError,
 )
+from ._public import publish
 
 __all__ = [
     "NO_RETRIES",
@@ -325,3 +326,6 @@ def decide(error: BaseException, state: CallState, *, now: float | None = None) 
     if state.budget_allows(wait, now):
         return Decision(Action.RETRY, wait, maybe_applied=maybe_applied)
     return Decision(Action.GIVE_UP, maybe_applied=maybe_applied)
+
+
+publish(globals(), ("BackoffStrategy", "RetryConfig"))
