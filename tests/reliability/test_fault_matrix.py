@@ -26,6 +26,7 @@ from autumn_async import (
     APITimeoutError,
     AsyncAutumn,
     AutumnError,
+    BackoffStrategy,
     BalancesCheckResponse,
     BalancesCreateResponse,
     BalancesTrackResponse,
@@ -36,7 +37,6 @@ from autumn_async import (
     ResponseValidationError,
     RetryConfig,
 )
-from autumn_async._retry import BackoffStrategy
 from autumn_emulator import Emulator
 
 from ..conftest import INSTANT_RETRIES
