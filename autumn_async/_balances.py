@@ -11,8 +11,8 @@ import attrs
 
 from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
-from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError, UsageError
-from ._pipeline import Pipeline, Replayed
+from ._errors import APIConnectionError, InternalServerError, UsageError
+from ._pipeline import Pipeline, Replayed, outcome_unknown
 from ._public import publish
 from ._requests import (
     build_check,
@@ -257,20 +257,14 @@ class AsyncBalances:
                 idempotency_key=key,
             )
         except Replayed as replayed:
-            conflict = replayed.conflict
-            error = OutcomeUnknownError(
-                "balances.check(send_event=True): an earlier attempt of this call reached "
-                "Autumn and its answer was lost, so the event may have been recorded; "
-                "Autumn does not replay answers, so whether it was allowed is unknown",
-                status_code=conflict.status_code,
-                code=conflict.code,
-                env=conflict.env,
-                headers=conflict.headers,
-                body=conflict.body,
-            )
-            error.idempotency_key = key
-            error.maybe_applied = True
-            raise error from None
+            raise outcome_unknown(
+                "balances.check(send_event=True)",
+                replayed.conflict,
+                key,
+                "an earlier attempt of this call reached Autumn and its answer was lost, so "
+                "the event may have been recorded; Autumn does not replay answers, so whether "
+                "it was allowed is unknown",
+            ) from None
         except (APIConnectionError, InternalServerError) as exc:
             if not self._fail_open:
                 raise

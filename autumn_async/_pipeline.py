@@ -249,15 +249,24 @@ class Pipeline:
             raise error from None
 
 
+#: Why an unconfirmed duplicate leaves the outcome unknown.
+UNCONFIRMED = (
+    "an earlier attempt reached Autumn and its answer was lost; a retry was refused as a "
+    "duplicate while that attempt may still have been running, and the retry budget ran out "
+    "before it could be confirmed. The change may or may not have been applied; resend "
+    "with the same idempotency_key to find out."
+)
+
+
 def outcome_unknown(
-    operation: str, conflict: ConflictError, idempotency_key: str | None
+    operation: str,
+    conflict: ConflictError,
+    idempotency_key: str | None,
+    reason: str = UNCONFIRMED,
 ) -> OutcomeUnknownError:
-    """The error for a duplicate that could not be confirmed within the retry budget."""
+    """The error for a duplicate whose call's outcome cannot be known (``reason`` says why)."""
     error = OutcomeUnknownError(
-        f"{operation}: an earlier attempt reached Autumn and its answer was lost; a retry "
-        "was refused as a duplicate while that attempt may still have been running, and "
-        "the retry budget ran out before it could be confirmed. The change may or may not "
-        "have been applied; resend with the same idempotency_key to find out.",
+        f"{operation}: {reason}",
         status_code=conflict.status_code,
         code=conflict.code,
         env=conflict.env,
