@@ -166,16 +166,16 @@ class Pipeline:
         )
         transport = self._transport or self.transport
         request = Request("POST", self._url(path), payload, extra, per_attempt)
-        state = CallState(
-            config,
-            state_changing=idempotency_key is not None or key_in_body,
-            attempt_timeout=per_attempt.total,
-        )
+        changing = idempotency_key is not None or key_in_body
+        # Built at the first failure: a call that succeeds at once pays one clock read.
+        state: CallState | None = None
+        attempt = 0
         debug = logger.isEnabledFor(logging.DEBUG)
         in_flight = False
         try:
             while True:
-                state.begin_attempt()
+                attempt += 1
+                started_at = time.monotonic()
                 started = time.perf_counter() if debug else 0.0
                 error: AutumnError
                 in_flight = True
@@ -184,17 +184,22 @@ class Pipeline:
                 except APIConnectionError as exc:
                     error = exc
                     if debug:
-                        _log_attempt(operation, state.attempts, None, started, exc)
+                        _log_attempt(operation, attempt, None, started, exc)
                 else:
                     status = response.status
                     if debug:
-                        _log_attempt(operation, state.attempts, status, started, None)
+                        _log_attempt(operation, attempt, status, started, None)
                     if 200 <= status < 300:
                         return status, response.body
                     error = error_from_response(
                         status, response.headers, response.body, now=time.time()
                     )
                 in_flight = False
+                if state is None:
+                    state = CallState(
+                        config, state_changing=changing, attempt_timeout=per_attempt.total
+                    )
+                state.begin_attempt(started_at)
                 decision = decide(error, state)
                 action = decision.action
                 if action is Action.RETRY:
@@ -213,7 +218,7 @@ class Pipeline:
                 if action is Action.OUTCOME_UNKNOWN:
                     assert isinstance(error, ConflictError)
                     raise outcome_unknown(operation, error, idempotency_key) from None
-                if state.state_changing:
+                if changing:
                     error.idempotency_key = idempotency_key
                     if decision.maybe_applied:
                         error.maybe_applied = True
@@ -221,7 +226,8 @@ class Pipeline:
         except asyncio.CancelledError as cancelled:
             # Cut short mid-call: if an attempt was in flight or may have been applied,
             # the outcome is unknown; the key lets the caller resend without a double.
-            if state.state_changing and (in_flight or state.maybe_applied):
+            maybe = in_flight or (state is not None and state.maybe_applied)
+            if changing and maybe:
                 cancelled.idempotency_key = idempotency_key  # type: ignore[attr-defined]
                 cancelled.maybe_applied = True  # type: ignore[attr-defined]
             raise
