@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench soak clean
+.PHONY: demo test lint typecheck contracts unit bench soak clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,10 +22,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict autumn_async autumn_sync autumn_emulator
 
+# The import contracts of pyproject's [tool.importlinter] (docs/architecture.md).
+contracts: $(STAMP)
+	$(BIN)/lint-imports --no-cache
+
 unit: $(STAMP)
 	PYTHONASYNCIODEBUG=1 $(BIN)/pytest
 
-test: lint typecheck unit
+test: lint typecheck contracts unit
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[speed]'
@@ -35,4 +39,4 @@ soak: $(STAMP)
 	$(BIN)/python benchmarks/soak.py --duration $${DURATION:-60}
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .import_linter_cache

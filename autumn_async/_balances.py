@@ -10,22 +10,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from ._checks import new_key
-from ._client import Replayed
 from ._config import NOT_GIVEN, NotGiven, Timeout
-from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError
+from ._errors import APIConnectionError, InternalServerError, UsageError
+from ._pipeline import Pipeline, Replayed, outcome_unknown
+from ._public import publish
 from ._requests import (
     CREATE_AMOUNT_HINT,
     build_check,
     build_create,
     build_track,
     build_update,
+    check_idempotency_key,
     create_without_amount,
 )
 from ._retry import RetryConfig
 
 if TYPE_CHECKING:
     from . import models
-    from ._client import AsyncAutumn
     from .models import (
         BalancesCheckResponse,
         BalancesCreateReset,
@@ -57,37 +58,46 @@ Timestamp = float | _dt.datetime
 _SuccessT = TypeVar("_SuccessT", "BalancesCreateResponse", "BalancesUpdateResponse")
 
 
+def _header_key(idempotency_key: str | None) -> str:
+    """The caller's ``Idempotency-Key`` (validated), or a fresh one."""
+    if idempotency_key is None:
+        return new_key()
+    return check_idempotency_key(idempotency_key, header=True)
+
+
 class AsyncBalances:
     """Create, update, check and track balances (``autumn.balances``)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_fail_open", "_pipeline")
 
-    def __init__(self, client: AsyncAutumn) -> None:
-        self._client = client
+    def __init__(self, pipeline: Pipeline, *, fail_open: bool = False) -> None:
+        self._pipeline = pipeline
+        self._fail_open = fail_open
 
     async def _mutate(
         self,
         name: str,
         body: dict[str, Any],
         cls: type[_SuccessT],
+        *,
+        key: str,
         retries: RetryConfig | NotGiven | None,
         timeout: float | Timeout | NotGiven,
     ) -> _SuccessT:
         """create / update: ``{"success": true}`` answers, an Idempotency-Key per call."""
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 f"balances.{name}",
                 f"/v1/balances.{name}",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=True,
-                replay_safe=True,
+                idempotency_key=key,
             )
         except Replayed:
             return cls(success=True, replayed=True)
-        return client._parse(cls, status, raw)
+        return pipeline.parse(cls, status, raw, idempotency_key=key)
 
     async def create(
         self,
@@ -104,6 +114,7 @@ class AsyncBalances:
         balance_id: str | None = None,
         rollover: Mapping[str, Any] | None = None,
         next_reset_at: Timestamp | None = None,
+        idempotency_key: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesCreateResponse:
@@ -114,12 +125,14 @@ class AsyncBalances:
         (``"month"``, ``{"interval": "month", "interval_count": 1}`` or a
         :class:`BalancesCreateReset`); ``expires_at`` (Unix ms or an aware datetime) ends
         it. ``included_grant``, ``balance_id``, ``rollover`` and ``next_reset_at`` are read
-        by today's server only. Sent with an ``Idempotency-Key`` reused on every retry.
+        by today's server only. Sent with an ``Idempotency-Key`` (``idempotency_key``, or a
+        fresh UUID4) reused on every retry; an error whose outcome is unknown carries it.
 
         A metered feature needs ``included`` or ``unlimited=True``; the SDK cannot tell a
         metered feature from a boolean one, so a create without either is sent, and
         Autumn's 500 ``invalid_inputs`` comes back with a message saying what is missing.
         """
+        key = _header_key(idempotency_key)
         body = build_create(
             customer_id=customer_id,
             feature_id=feature_id,
@@ -136,7 +149,12 @@ class AsyncBalances:
         )
         try:
             return await self._mutate(
-                "create", body, models.BalancesCreateResponse, retries, timeout
+                "create",
+                body,
+                models.BalancesCreateResponse,
+                key=key,
+                retries=retries,
+                timeout=timeout,
             )
         except InternalServerError as exc:
             if exc.code == "invalid_inputs" and create_without_amount(body):
@@ -161,6 +179,7 @@ class AsyncBalances:
         included_grant: float | None = None,
         balance_id: str | None = None,
         expires_at: Timestamp | None = None,
+        idempotency_key: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesUpdateResponse:
@@ -171,8 +190,10 @@ class AsyncBalances:
         ``balance_id`` pick which balance when there are several. ``granted_balance``
         (or ``included_grant``) sets the grant, sent as ``included_grant``: Autumn moves
         the grant through an adjustment and leaves what remains unchanged. Sent with an
-        ``Idempotency-Key`` reused on every retry.
+        ``Idempotency-Key`` (``idempotency_key``, or a fresh UUID4) reused on every retry;
+        an error whose outcome is unknown carries it.
         """
+        key = _header_key(idempotency_key)
         body = build_update(
             customer_id=customer_id,
             feature_id=feature_id,
@@ -189,7 +210,14 @@ class AsyncBalances:
             balance_id=balance_id,
             expires_at=expires_at,
         )
-        return await self._mutate("update", body, models.BalancesUpdateResponse, retries, timeout)
+        return await self._mutate(
+            "update",
+            body,
+            models.BalancesUpdateResponse,
+            key=key,
+            retries=retries,
+            timeout=timeout,
+        )
 
     async def check(
         self,
@@ -201,17 +229,27 @@ class AsyncBalances:
         properties: Mapping[str, Any] | None = None,
         send_event: bool | None = None,
         with_preview: bool | None = None,
+        idempotency_key: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesCheckResponse:
         """May this customer use ``required_balance`` (default 1) of ``feature_id``?
 
-        ``send_event=True`` checks and deducts atomically (with an ``Idempotency-Key``
-        reused on retries; if a retry finds the first attempt was recorded but its answer
-        was lost, :class:`OutcomeUnknownError` is raised). ``with_preview=True`` adds
-        upgrade information when denied. A 202 from Autumn, or the client's own
-        ``fail_open`` fallback, returns ``allowed=True`` with ``fallback=True``.
+        ``send_event=True`` checks and deducts atomically, with an ``Idempotency-Key``
+        (``idempotency_key``, or a fresh UUID4) reused on retries; if a retry finds the
+        first attempt was recorded but its answer was lost, :class:`OutcomeUnknownError`
+        is raised, carrying the key. ``idempotency_key`` is only sent with
+        ``send_event=True``. ``with_preview=True`` adds upgrade information when denied.
+        A 202 from Autumn, or the client's own ``fail_open`` fallback, returns
+        ``allowed=True`` with ``fallback=True``.
         """
+        key = _header_key(idempotency_key) if send_event else None
+        if idempotency_key is not None and not send_event:
+            raise UsageError(
+                "idempotency_key applies only to check(send_event=True): a plain check "
+                "changes nothing",
+                field="idempotency_key",
+            )
         body = build_check(
             customer_id=customer_id,
             feature_id=feature_id,
@@ -221,31 +259,27 @@ class AsyncBalances:
             send_event=send_event,
             with_preview=with_preview,
         )
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 "balances.check",
                 "/v1/balances.check",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=bool(send_event),
-                replay_safe=True,
+                idempotency_key=key,
             )
         except Replayed as replayed:
-            conflict = replayed.conflict
-            raise OutcomeUnknownError(
-                "balances.check(send_event=True): an earlier attempt of this call reached "
-                "Autumn and its answer was lost, so the event may have been recorded; "
-                "Autumn does not replay answers, so whether it was allowed is unknown",
-                status_code=conflict.status_code,
-                code=conflict.code,
-                env=conflict.env,
-                headers=conflict.headers,
-                body=conflict.body,
+            raise outcome_unknown(
+                "balances.check(send_event=True)",
+                replayed.conflict,
+                key,
+                "an earlier attempt of this call reached Autumn and its answer was lost, so "
+                "the event may have been recorded; Autumn does not replay answers, so whether "
+                "it was allowed is unknown",
             ) from None
         except (APIConnectionError, InternalServerError) as exc:
-            if not client.fail_open:
+            if not self._fail_open:
                 raise
             logger.warning(
                 "balances.check failed open for customer %r, feature %r: %s",
@@ -264,7 +298,7 @@ class AsyncBalances:
                 fallback_source="client",
                 fallback_cause=exc,
             )
-        result = client._parse(models.BalancesCheckResponse, status, raw)
+        result = pipeline.parse(models.BalancesCheckResponse, status, raw, idempotency_key=key)
         if status == 202:
             result = attrs.evolve(result, fallback=True, fallback_source="server")
         return result
@@ -307,16 +341,16 @@ class AsyncBalances:
             timestamp=timestamp,
             overage_behavior=overage_behavior,
         )
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 "balances.track",
                 "/v1/balances.track",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=False,
-                replay_safe=True,
+                idempotency_key=key,
+                key_in_body=True,
             )
         except Replayed:
             return models.BalancesTrackResponse(
@@ -327,7 +361,10 @@ class AsyncBalances:
                 balance=None,
                 replayed=True,
             )
-        result = client._parse(models.BalancesTrackResponse, status, raw)
+        result = pipeline.parse(models.BalancesTrackResponse, status, raw, idempotency_key=key)
         if status == 202:
             result = attrs.evolve(result, queued=True)
         return result
+
+
+publish(globals(), ("AsyncBalances",))

@@ -1,6 +1,6 @@
 """The batcher's loop side: dispatcher, delivery, batcher-level retries, flush and close.
 
-Delivery goes through the client's pipeline (``AsyncAutumn._send``), so each request
+Delivery goes through the client's pipeline (``AsyncAutumn.pipeline``), so each request
 gets the client's own bounded retries first. What is still failing after them stays
 with the batcher: a retryable failure (no answer, 429, 5xx) parks the events for a
 backoff and resends them under the same keys; a 409 duplicate for one of our keys is
@@ -14,15 +14,13 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from ._batch_queue import EventQueue
-from ._client import Replayed
 from ._coalesce import QueuedEvent, coalesce
-from ._config import NotGiven, Timeout
+from ._config import MAX_PARK_SECONDS, NotGiven, Timeout
 from ._errors import (
     APIConnectionError,
     AutumnDefaultError,
@@ -31,7 +29,8 @@ from ._errors import (
     RateLimitError,
     UsageError,
 )
-from ._retry import RetryConfig
+from ._pipeline import Replayed
+from ._retry import RetryConfig, backoff_wait
 from ._spool import Spool
 
 if TYPE_CHECKING:
@@ -40,9 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["Delivery"]
 
 logger = logging.getLogger("autumn")
-
-#: Longest batcher-level wait between resends, whatever the server asks (seconds).
-MAX_PARK_SECONDS = 60.0
 
 
 def _retryable(error: BaseException) -> bool:
@@ -216,14 +212,13 @@ class Delivery:
 
     async def _post(self, operation: str, path: str, body: Any) -> None:
         try:
-            await self._client._send(
+            await self._client.pipeline.send(
                 operation,
                 path,
                 body,
                 retries=self._retries,
                 timeout=self._timeout,
-                idempotency_header=False,
-                replay_safe=True,  # every event carries its key: a resend cannot count twice
+                key_in_body=True,  # every event carries its key: a resend cannot count twice
             )
         except Replayed:
             return  # an earlier attempt of this very request was applied
@@ -291,9 +286,7 @@ class Delivery:
         self._queue.unpark(events)
 
     def _backoff(self, error: BaseException, attempts: int) -> float:
+        # The one policy's wait (rule 5): never below the backoff, even for Retry-After: 0.
         retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None:
-            return float(min(retry_after, MAX_PARK_SECONDS))
-        b = self._client.retry_config.backoff
-        cap = min(b.initial_interval * b.exponent**attempts, b.max_interval) / 1000.0
-        return random.uniform(0, min(cap, MAX_PARK_SECONDS))
+        wait = backoff_wait(self._client.retry_config.backoff, attempts + 1, retry_after)
+        return min(wait, MAX_PARK_SECONDS)

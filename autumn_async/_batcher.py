@@ -23,9 +23,21 @@ from ._batch_lifecycle import Lifecycle
 from ._batch_queue import EventQueue
 from ._checks import new_key
 from ._coalesce import BatcherStats, QueuedEvent, UsageEvent, is_coalescable
-from ._config import NOT_GIVEN, NotGiven, Timeout
+from ._config import (
+    BATCH_TRACK_LIMIT,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_FLUSH_INTERVAL,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    DEFAULT_SPOOL_LEASE,
+    NOT_GIVEN,
+    NotGiven,
+    Timeout,
+)
 from ._errors import UsageError
-from ._fork import abandon
+from ._fork import abandon, register
+from ._public import publish
 from ._requests import build_track
 from ._retry import RetryConfig
 from ._spool import Spool
@@ -42,9 +54,7 @@ Mode = Literal["track", "batch_track"]
 OnError = Callable[[UsageEvent, BaseException], object]
 OnDrop = Callable[[UsageEvent, str], object]
 
-#: ``balances.batch_track`` takes at most this many events per request (spec §13).
-BATCH_TRACK_LIMIT = 1000
-_DEFAULT_BATCH = {"track": 100, "batch_track": BATCH_TRACK_LIMIT}
+_DEFAULT_BATCH = {"track": DEFAULT_BATCH_SIZE, "batch_track": BATCH_TRACK_LIMIT}
 
 _live: weakref.WeakSet[AsyncUsageBatcher] = weakref.WeakSet()
 
@@ -91,17 +101,17 @@ class AsyncUsageBatcher(Lifecycle):
         *,
         mode: Mode = "track",
         max_batch_size: int | None = None,
-        flush_interval: float = 1.0,
-        max_concurrency: int = 8,
-        max_queue: int = 100_000,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_queue: int = DEFAULT_MAX_QUEUE,
         overflow: Overflow = "block",
         block_timeout: float | None = None,
         coalesce: bool = False,
         spool_path: str | os.PathLike[str] | None = None,
-        spool_lease: float = 30.0,
+        spool_lease: float = DEFAULT_SPOOL_LEASE,
         on_error: OnError | None = None,
         on_drop: OnDrop | None = None,
-        shutdown_timeout: float = 5.0,
+        shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> None:
@@ -396,5 +406,7 @@ def _after_fork_in_child() -> None:
         batcher._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+register("batchers", after_in_child=_after_fork_in_child)
+
+
+publish(globals(), ("AsyncUsageBatcher",))

@@ -1,38 +1,26 @@
-"""``AsyncAutumn``: options, lifecycle and the request pipeline (send, retry, parse)."""
+"""``AsyncAutumn``: options, lifecycle, and the resources it hands out.
+
+Requests go through :class:`._pipeline.Pipeline` (send, retry, parse), which the client
+builds from its options; the resources and the batcher are given the pipeline.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl as _ssl
-import time
 import warnings
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from ._checks import new_key
 from ._config import (
     DEFAULT_API_VERSION,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    NOT_GIVEN,
-    NotGiven,
     Timeout,
-    coerce_timeout,
 )
-from ._errors import (
-    APIConnectionError,
-    AutumnError,
-    ConflictError,
-    InternalServerError,
-    ResponseValidationError,
-    UsageError,
-    error_from_response,
-    redact_secret,
-)
-from ._http import Request
 from ._options import ClientOptions, SecretKey
-from ._retry import NO_RETRIES, RetryConfig, RetryState
+from ._pipeline import Pipeline
+from ._public import publish
+from ._retry import RetryConfig
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -46,17 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncAutumn"]
 
-logger = logging.getLogger("autumn")
-_T = TypeVar("_T")
 USER_AGENT = f"autumn-balances-python/{__version__}"
-
-
-class Replayed(Exception):
-    """A retry met 409 ``duplicate_idempotency_key``: an earlier attempt was applied."""
-
-    def __init__(self, conflict: ConflictError) -> None:
-        super().__init__(conflict.message)
-        self.conflict = conflict
 
 
 def _mask(secret: str) -> str:
@@ -125,7 +103,6 @@ class AsyncAutumn:
         )
         self.__secret_key = secret.checked()
         self._session = session
-        self._transport: AsyncTransport | None = transport
         self._closed = False
         # Built once: the hot path only adds an Idempotency-Key where needed.
         self._headers: dict[str, str] = {
@@ -135,10 +112,18 @@ class AsyncAutumn:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
-        self._urls: dict[str, str] = {}
         self._balances: AsyncBalances | None = None
         self._customers: AsyncCustomers | None = None
         self._entities: AsyncEntities | None = None
+        self._pipeline = Pipeline(
+            server_url=self.server_url,
+            headers=self._headers,
+            timeout=self.timeout,
+            retry_config=self.retry_config,
+            transport=transport,
+            make_transport=self._make_transport,
+            secret=self.__secret_key,
+        )
 
     def __repr__(self) -> str:
         if not hasattr(self, "_AsyncAutumn__secret_key"):
@@ -204,7 +189,7 @@ class AsyncAutumn:
         if self._balances is None:
             from ._balances import AsyncBalances  # noqa: PLC0415
 
-            self._balances = AsyncBalances(self)
+            self._balances = AsyncBalances(self._pipeline, fail_open=self.fail_open)
         return self._balances
 
     @property
@@ -213,7 +198,7 @@ class AsyncAutumn:
         if self._customers is None:
             from ._customers import AsyncCustomers  # noqa: PLC0415
 
-            self._customers = AsyncCustomers(self)
+            self._customers = AsyncCustomers(self._pipeline, api_version=self.x_api_version)
         return self._customers
 
     @property
@@ -222,7 +207,7 @@ class AsyncAutumn:
         if self._entities is None:
             from ._entities import AsyncEntities  # noqa: PLC0415
 
-            self._entities = AsyncEntities(self)
+            self._entities = AsyncEntities(self._pipeline, api_version=self.x_api_version)
         return self._entities
 
     def batcher(self, **options: Any) -> AsyncUsageBatcher:
@@ -248,18 +233,17 @@ class AsyncAutumn:
         readers on the loop, which stalls it for about 0.1 s once per process.
         """
         await asyncio.to_thread(_prepare_first_call)
-        transport = self._get_transport()
-        session_for_loop = getattr(transport, "_session", None)
-        if session_for_loop is not None:
-            await session_for_loop()
+        await self._pipeline.transport.warm_up()
 
     async def aclose(self) -> None:
         """Close the connection pools this client opened; safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        if self._transport is not None:
-            await self._transport.aclose()
+        self._pipeline.close()
+        transport = self._pipeline.transport_built
+        if transport is not None:
+            await transport.aclose()
 
     async def __aenter__(self) -> AsyncAutumn:
         return self
@@ -268,10 +252,11 @@ class AsyncAutumn:
         await self.aclose()
 
     def __del__(self, _warnings: Any = warnings) -> None:
-        transport = getattr(self, "_transport", None)
-        if getattr(self, "_closed", True) or transport is None:
+        pipeline: Pipeline | None = getattr(self, "_pipeline", None)  # None: __init__ failed
+        if getattr(self, "_closed", True) or pipeline is None:
             return
-        if getattr(transport, "_sessions", None):
+        transport = pipeline.transport_built
+        if transport is not None and transport.has_open_sessions:
             _warnings.warn(
                 f"{self!r} was never closed; use 'async with' or 'await aclose()'",
                 ResourceWarning,
@@ -279,166 +264,30 @@ class AsyncAutumn:
                 stacklevel=1,
             )
 
-    # -- pipeline ----------------------------------------------------------------------
+    # -- pipeline ---------------------------------------------------------------------
 
-    def _get_transport(self) -> AsyncTransport:
-        transport = self._transport
-        if transport is None:
-            module = _import_transport()
-            transport = module.AiohttpTransport(
-                max_connections=self.max_connections,
-                max_connections_per_host=0,  # one host: max_connections bounds it
-                keepalive_timeout=self.keepalive_timeout,
-                default_timeout=self.timeout,
-                ssl=self._options.ssl,
-                headers=self._headers,
-                session=self._session,
-                proxy=self._options.proxy,
-            )
-            self._transport = transport
-        return transport
+    @property
+    def pipeline(self) -> Pipeline:
+        """The request pipeline this client sends through (send with retries, parse).
 
-    def _url(self, path: str) -> str:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = self.server_url + path
-        return url
-
-    async def _send(
-        self,
-        operation: str,
-        path: str,
-        body: Mapping[str, Any],
-        *,
-        retries: RetryConfig | NotGiven | None,
-        timeout: float | Timeout | NotGiven,
-        idempotency_header: bool,
-        replay_safe: bool,
-    ) -> tuple[int, bytes]:
-        """Send with retries; return (status, body) of a 2xx answer or raise.
-
-        Raises :class:`Replayed` when a retry is refused as a duplicate of an earlier
-        attempt that may have been applied.
+        The seam the SDK's resources and usage batcher are built on; application code
+        does not need it.
         """
-        if self._closed:
-            raise UsageError("this client is closed; create a new one", field=None)
-        serde = _serde or _load_serde()
-        try:
-            payload = serde.dumps(body)
-        except serde.SerdeError as exc:
-            raise UsageError(f"the request body is not valid JSON: {exc}") from None
-        if retries is NOT_GIVEN:
-            config = self.retry_config
-        elif retries is None:
-            config = NO_RETRIES
-        elif isinstance(retries, RetryConfig):
-            config = retries
-        else:
-            raise UsageError("retries must be a RetryConfig or None", field="retries")
-        per_attempt = self.timeout if timeout is NOT_GIVEN else coerce_timeout(timeout)
-        extra = {"Idempotency-Key": new_key()} if idempotency_header else _NO_HEADERS
-        transport = self._transport or self._get_transport()
-        request = Request("POST", self._url(path), payload, extra, per_attempt)
-        state: RetryState | None = None
-        maybe_applied_before = False
-        attempt = 0
-        debug = logger.isEnabledFor(logging.DEBUG)
-        while True:
-            attempt += 1
-            started = time.perf_counter() if debug else 0.0
-            error: AutumnError
-            try:
-                response = await transport.send(request, self._headers)
-            except APIConnectionError as exc:
-                error = exc
-                if debug:
-                    _log_attempt(operation, attempt, None, started, exc)
-            else:
-                status = response.status
-                if debug:
-                    _log_attempt(operation, attempt, status, started, None)
-                if 200 <= status < 300:
-                    return status, response.body
-                error = error_from_response(
-                    status,
-                    response.headers,
-                    response.body,
-                    now=time.time(),
-                    secret=self.__secret_key,
-                )
-                if (
-                    status == 409
-                    and error.code == "duplicate_idempotency_key"
-                    and maybe_applied_before
-                    and isinstance(error, ConflictError)
-                ):
-                    raise Replayed(error)
-            if state is None:
-                state = RetryState(config)
-            state.attempts = attempt
-            wait = state.next_wait(error, replay_safe=replay_safe)
-            if wait is None:
-                raise error
-            if _maybe_applied(error):
-                maybe_applied_before = True
-            if debug:
-                logger.debug(
-                    "%s: retrying in %.3fs after %s", operation, wait, type(error).__name__
-                )
-            await asyncio.sleep(wait)
+        return self._pipeline
 
-    def _parse(self, cls: type[_T], status: int, body: bytes) -> _T:
-        serde = _serde or _load_serde()
-        try:
-            return serde.structure(serde.loads(body), cls)  # type: ignore[no-any-return]
-        except (serde.SerdeError, RecursionError) as exc:
-            # The key is never bound to a local here: this frame is on the raise path.
-            text = redact_secret(body[:10_000].decode("utf-8", errors="replace"), self.__secret_key)
-            reason = "is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-            reason = redact_secret(reason, self.__secret_key)
-            raise ResponseValidationError(
-                f"Autumn's {status} answer does not fit {cls.__name__}: {reason}",
-                status_code=status,
-                body=text,
-            ) from None
-
-
-#: Shared by every call without extra headers; never mutated.
-_NO_HEADERS: Mapping[str, str] = {}
-# cattrs is imported with the first request, not with the package.
-_serde: Any = None
-
-
-def _load_serde() -> Any:
-    global _serde  # noqa: PLW0603 (a lazily imported module, set once)
-    from . import _serde as module  # noqa: PLC0415
-
-    _serde = module
-    return module
-
-
-def _maybe_applied(error: AutumnError) -> bool:
-    if isinstance(error, APIConnectionError):
-        return error.maybe_applied
-    return isinstance(error, InternalServerError)
-
-
-def _log_attempt(
-    operation: str, attempt: int, status: int | None, started: float, error: Exception | None
-) -> None:
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    if error is None:
-        logger.debug(
-            "%s attempt=%d status=%s elapsed=%.1fms", operation, attempt, status, elapsed_ms
+    def _make_transport(self) -> AsyncTransport:
+        module = _import_transport()
+        transport: AsyncTransport = module.AiohttpTransport(
+            max_connections=self.max_connections,
+            max_connections_per_host=0,  # one host: max_connections bounds it
+            keepalive_timeout=self.keepalive_timeout,
+            default_timeout=self.timeout,
+            ssl=self._options.ssl,
+            headers=self._headers,
+            session=self._session,
+            proxy=self._options.proxy,
         )
-    else:
-        logger.debug(
-            "%s attempt=%d error=%s elapsed=%.1fms",
-            operation,
-            attempt,
-            type(error).__name__,
-            elapsed_ms,
-        )
+        return transport
 
 
 def _prepare_first_call() -> None:
@@ -459,3 +308,6 @@ def _import_transport() -> Any:
     from . import _transport  # noqa: PLC0415 (aiohttp is imported on first use only)
 
     return _transport
+
+
+publish(globals(), ("AsyncAutumn",))

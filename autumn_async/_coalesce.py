@@ -13,6 +13,8 @@ from typing import Any
 
 import attrs
 
+from ._public import publish
+
 __all__ = ["BatcherStats", "QueuedEvent", "UsageEvent", "coalesce"]
 
 
@@ -129,3 +131,6 @@ def coalesce(events: list[QueuedEvent]) -> list[QueuedEvent]:
         merged.members = tuple(members)
         out.append(merged)
     return out
+
+
+publish(globals(), ("BatcherStats", "UsageEvent"))

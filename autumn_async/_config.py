@@ -12,6 +12,7 @@ import attrs
 
 from ._checks import finite_number
 from ._errors import UsageError
+from ._public import publish
 
 DEFAULT_SERVER_URL: Final = "https://api.useautumn.com"
 DEFAULT_API_VERSION: Final = "2.1"
@@ -44,6 +45,24 @@ DEFAULT_INITIAL_INTERVAL_MS: Final = 500
 DEFAULT_MAX_INTERVAL_MS: Final = 8_000
 DEFAULT_EXPONENT: Final = 2.0
 DEFAULT_MAX_ELAPSED_TIME_MS: Final = 30_000
+
+# -- the usage batcher -------------------------------------------------------------------
+#: ``balances.batch_track`` takes at most this many events per request (spec §13).
+BATCH_TRACK_LIMIT: Final = 1000
+#: Events per ``track``-mode batch by default (``batch_track`` mode: the limit above).
+DEFAULT_BATCH_SIZE: Final = 100
+#: Seconds the oldest queued event waits before a partial batch leaves.
+DEFAULT_FLUSH_INTERVAL: Final = 1.0
+#: Requests a batcher keeps in flight at once.
+DEFAULT_MAX_CONCURRENCY: Final = 8
+#: Events a batcher holds in memory before its overflow policy applies.
+DEFAULT_MAX_QUEUE: Final = 100_000
+#: Seconds a process holds spooled events it claimed before another may take them over.
+DEFAULT_SPOOL_LEASE: Final = 30.0
+#: Seconds closing a batcher may spend delivering what is left.
+DEFAULT_SHUTDOWN_TIMEOUT: Final = 5.0
+#: Longest batcher-level wait between resends, whatever the server asks (seconds).
+MAX_PARK_SECONDS: Final = 60.0
 
 
 class NotGiven(enum.Enum):
@@ -98,3 +117,6 @@ def coerce_timeout(value: float | Timeout, *, field: str = "timeout") -> Timeout
     if finite_number(value, field) <= 0:
         raise UsageError(f"{field} must be a positive number of seconds", field=field)
     return Timeout(total=float(value), connect=min(float(value), DEFAULT_CONNECT_TIMEOUT))
+
+
+publish(globals(), ("NotGiven", "Timeout"))

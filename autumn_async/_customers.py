@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._client import Replayed
+from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._customer_requests import (
     build_customer_delete,
@@ -20,11 +20,12 @@ from ._customer_requests import (
     build_list,
     uses_cursor_pages,
 )
+from ._pipeline import Replayed
 from ._retry import RetryConfig
 
 if TYPE_CHECKING:
-    from ._client import AsyncAutumn
     from ._customer_models import Customer, CustomersDeleteResponse, CustomersListResponse
+    from ._pipeline import Pipeline
 
 __all__ = ["AsyncCustomers"]
 
@@ -32,10 +33,11 @@ __all__ = ["AsyncCustomers"]
 class AsyncCustomers:
     """Create, read, update, delete and list customers (``autumn.customers``)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_api_version", "_pipeline")
 
-    def __init__(self, client: AsyncAutumn) -> None:
-        self._client = client
+    def __init__(self, pipeline: Pipeline, *, api_version: str) -> None:
+        self._pipeline = pipeline
+        self._api_version = api_version
 
     async def _customer(
         self,
@@ -49,22 +51,21 @@ class AsyncCustomers:
         """One call that answers a customer; a mutation carries an Idempotency-Key."""
         from ._customer_models import Customer  # noqa: PLC0415 (models load on first use)
 
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 route,
                 f"/v1/{route}",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=mutates,
-                replay_safe=True,
+                idempotency_key=new_key() if mutates else None,
             )
         except Replayed:
             # An earlier attempt was applied and its answer lost; the customer is there.
             customer_id = body.get("new_customer_id", body["customer_id"])
             return await self.get(customer_id=customer_id, retries=retries, timeout=timeout)
-        return client._parse(Customer, status, raw)
+        return pipeline.parse(Customer, status, raw)
 
     async def get_or_create(
         self,
@@ -184,20 +185,19 @@ class AsyncCustomers:
         from ._customer_models import CustomersDeleteResponse  # noqa: PLC0415
 
         body = build_customer_delete(customer_id=customer_id, delete_in_stripe=delete_in_stripe)
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 "customers.delete",
                 "/v1/customers.delete",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=True,
-                replay_safe=True,
+                idempotency_key=new_key(),
             )
         except Replayed:
             return CustomersDeleteResponse(success=True, replayed=True)
-        return client._parse(CustomersDeleteResponse, status, raw)
+        return pipeline.parse(CustomersDeleteResponse, status, raw)
 
     async def list(
         self,
@@ -227,7 +227,7 @@ class AsyncCustomers:
         from ._customer_models import CustomersListResponse  # noqa: PLC0415
 
         body = build_list(
-            cursor_pages=uses_cursor_pages(self._client.x_api_version),
+            cursor_pages=uses_cursor_pages(self._api_version),
             limit=limit,
             offset=offset,
             start_cursor=start_cursor,
@@ -238,14 +238,13 @@ class AsyncCustomers:
             sort_order=sort_order,
             created_at_range=created_at_range,
         )
-        client = self._client
-        status, raw = await client._send(
+        pipeline = self._pipeline
+        status, raw = await pipeline.send(
             "customers.list",
             "/v1/customers.list",
             body,
             retries=retries,
             timeout=timeout,
-            idempotency_header=False,
-            replay_safe=True,
+            idempotency_key=None,
         )
-        return client._parse(CustomersListResponse, status, raw)
+        return pipeline.parse(CustomersListResponse, status, raw)

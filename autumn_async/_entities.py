@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._client import Replayed
+from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._customer_requests import (
     build_entity_create,
@@ -20,11 +20,12 @@ from ._customer_requests import (
     build_list,
     uses_cursor_pages,
 )
+from ._pipeline import Replayed
 from ._retry import RetryConfig
 
 if TYPE_CHECKING:
-    from ._client import AsyncAutumn
     from ._customer_models import EntitiesDeleteResponse, EntitiesListResponse, Entity
+    from ._pipeline import Pipeline
 
 __all__ = ["AsyncEntities"]
 
@@ -32,10 +33,11 @@ __all__ = ["AsyncEntities"]
 class AsyncEntities:
     """Entities of a customer: seats, projects, workspaces (``autumn.entities``)."""
 
-    __slots__ = ("_client",)
+    __slots__ = ("_api_version", "_pipeline")
 
-    def __init__(self, client: AsyncAutumn) -> None:
-        self._client = client
+    def __init__(self, pipeline: Pipeline, *, api_version: str) -> None:
+        self._pipeline = pipeline
+        self._api_version = api_version
 
     async def _entity(
         self,
@@ -49,16 +51,15 @@ class AsyncEntities:
         """One call that answers an entity; a mutation carries an Idempotency-Key."""
         from ._customer_models import Entity  # noqa: PLC0415 (models load on first use)
 
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 route,
                 f"/v1/{route}",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=mutates,
-                replay_safe=True,
+                idempotency_key=new_key() if mutates else None,
             )
         except Replayed:
             # An earlier attempt was applied and its answer lost; the entity is there.
@@ -68,7 +69,7 @@ class AsyncEntities:
                 retries=retries,
                 timeout=timeout,
             )
-        return client._parse(Entity, status, raw)
+        return pipeline.parse(Entity, status, raw)
 
     async def create(
         self,
@@ -139,7 +140,7 @@ class AsyncEntities:
         from ._customer_models import EntitiesListResponse  # noqa: PLC0415
 
         body = build_list(
-            cursor_pages=uses_cursor_pages(self._client.x_api_version),
+            cursor_pages=uses_cursor_pages(self._api_version),
             limit=limit,
             offset=offset,
             start_cursor=start_cursor,
@@ -149,17 +150,16 @@ class AsyncEntities:
             processors=processors,
             customer_id=customer_id,
         )
-        client = self._client
-        status, raw = await client._send(
+        pipeline = self._pipeline
+        status, raw = await pipeline.send(
             "entities.list",
             "/v1/entities.list",
             body,
             retries=retries,
             timeout=timeout,
-            idempotency_header=False,
-            replay_safe=True,
+            idempotency_key=None,
         )
-        return client._parse(EntitiesListResponse, status, raw)
+        return pipeline.parse(EntitiesListResponse, status, raw)
 
     async def update(
         self,
@@ -196,17 +196,16 @@ class AsyncEntities:
         from ._customer_models import EntitiesDeleteResponse  # noqa: PLC0415
 
         body = build_entity_ref(customer_id=customer_id, entity_id=entity_id)
-        client = self._client
+        pipeline = self._pipeline
         try:
-            status, raw = await client._send(
+            status, raw = await pipeline.send(
                 "entities.delete",
                 "/v1/entities.delete",
                 body,
                 retries=retries,
                 timeout=timeout,
-                idempotency_header=True,
-                replay_safe=True,
+                idempotency_key=new_key(),
             )
         except Replayed:
             return EntitiesDeleteResponse(success=True, replayed=True)
-        return client._parse(EntitiesDeleteResponse, status, raw)
+        return pipeline.parse(EntitiesDeleteResponse, status, raw)

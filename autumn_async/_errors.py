@@ -14,6 +14,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ._public import publish
+
 __all__ = [
     "APIConnectionError",
     "APITimeoutError",
@@ -95,9 +97,17 @@ def _rebuild(cls: type[AutumnError], args: tuple[Any, ...], state: dict[str, Any
 
 
 class AutumnError(Exception):
-    """Root of every error the SDK raises."""
+    """Root of every error the SDK raises.
+
+    ``idempotency_key`` is the key a state-changing call was sent under (yours or the
+    SDK's), so that resending under it can never apply the call twice; ``None`` for a
+    read-only call. ``maybe_applied`` is ``True`` when the call may have been applied
+    although it failed (its outcome is unknown).
+    """
 
     message: str
+    idempotency_key: str | None = None
+    maybe_applied: bool = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -184,9 +194,11 @@ class ConflictError(AutumnDefaultError):
 class OutcomeUnknownError(ConflictError):
     """A retry of a call whose earlier attempt reached Autumn was refused as a duplicate.
 
-    Raised for ``balances.check(send_event=True)``: the first attempt's answer was lost,
-    the event may have been recorded, and Autumn never replays answers, so the decision
-    cannot be known. The SDK does not guess and does not resend under a new key.
+    Either the duplicate could not be confirmed within the retry budget (the earlier
+    attempt may still have been running, and may yet fail), or it was confirmed for
+    ``balances.check(send_event=True)``, whose answer Autumn never replays. The SDK does
+    not guess and never resends under a new key: ``idempotency_key`` carries the key, and
+    ``maybe_applied`` is ``True``.
     """
 
 
@@ -397,3 +409,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == name:
             return item
     return None
+
+
+publish(globals(), tuple(__all__))

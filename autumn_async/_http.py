@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from ._config import Timeout
+from ._public import publish
 
 __all__ = ["AsyncTransport", "MockTransport", "Request", "Response"]
 
@@ -75,10 +76,26 @@ class Response:
 
 
 class AsyncTransport(Protocol):
-    """What the client needs from a transport."""
+    """Everything the client uses of a transport (pass one as ``AsyncAutumn(transport=)``).
+
+    The SDK's own is built on aiohttp; :class:`MockTransport` answers from a function.
+    """
 
     async def send(self, request: Request, base_headers: Mapping[str, str]) -> Response:
-        """Send one attempt and return the answer, or raise an ``APIConnectionError``."""
+        """Send one attempt and return the answer, or raise an ``APIConnectionError``.
+
+        ``base_headers`` are the client's own (``Authorization``, ``x-api-version`` ...);
+        ``request.headers`` adds to them.
+        """
+        ...
+
+    async def warm_up(self) -> None:
+        """Do now, on the running loop, what the first ``send`` would (open a pool)."""
+        ...
+
+    @property
+    def has_open_sessions(self) -> bool:
+        """Whether ``aclose`` has something to release (a leaked client warns then)."""
         ...
 
     async def aclose(self) -> None:
@@ -112,5 +129,16 @@ class MockTransport:
             return result
         return await result
 
+    async def warm_up(self) -> None:
+        """Nothing to prepare."""
+
+    @property
+    def has_open_sessions(self) -> bool:
+        """Always ``False``: nothing to release."""
+        return False
+
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+publish(globals(), ("AsyncTransport", "MockTransport", "Request", "Response"))

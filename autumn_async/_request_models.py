@@ -14,6 +14,7 @@ import attrs
 
 from ._checks import finite_number
 from ._errors import UsageError
+from ._public import publish
 
 __all__ = [
     "BalancesCreateInterval",
@@ -140,3 +141,7 @@ def coerce_reset(
         f"got {type(value).__name__}",
         field=field,
     )
+
+
+# Users import these from the public ``models`` module, which re-exports them.
+publish(globals(), ("BalancesCreateReset", "Interval"), "autumn_async.models")

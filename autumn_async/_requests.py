@@ -28,6 +28,7 @@ __all__ = [
     "build_track",
     "build_update",
     "check_id",
+    "check_idempotency_key",
     "check_json_object",
     "create_without_amount",
 ]
@@ -36,11 +37,34 @@ __all__ = [
 #: its third value, ``reject``, is marked internal).
 OVERAGE_BEHAVIORS = ("cap", "overflow")
 
+#: Longest idempotency key accepted (Autumn stores a hash of it; 255 keeps logs sane).
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
 
 def check_id(value: object, field: str) -> str:
     """A required identifier: a non-blank string of at most ``MAX_ID_LENGTH`` characters
     without control characters."""
     return _check_id(value, field, max_length=MAX_ID_LENGTH)
+
+
+def check_idempotency_key(value: object, *, header: bool = False) -> str:
+    """A caller's idempotency key: a non-blank string of at most 255 characters.
+
+    A key sent as the ``Idempotency-Key`` header (``header=True``) must be visible ASCII
+    (no whitespace, control or non-ASCII characters, which a header cannot carry safely).
+    """
+    key = check_id(value, "idempotency_key")
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise UsageError(
+            f"idempotency_key must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters",
+            field="idempotency_key",
+        )
+    if header and not all("!" <= ch <= "~" for ch in key):
+        raise UsageError(
+            "idempotency_key must be visible ASCII (no whitespace or control characters)",
+            field="idempotency_key",
+        )
+    return key
 
 
 def _opt_id(body: dict[str, Any], field: str, value: object) -> None:
@@ -166,7 +190,7 @@ def build_create(
 ) -> dict[str, Any]:
     """Body of ``balances.create``; ``included`` and ``granted_balance`` go on the wire as
     ``included_grant``, the public name (``createBalanceParamsV0ToPlanItemV0.ts``)."""
-    from .models import coerce_reset  # noqa: PLC0415 (models import attrs classes lazily)
+    from ._request_models import coerce_reset  # noqa: PLC0415 (models import attrs classes lazily)
 
     body: dict[str, Any] = {
         "customer_id": check_id(customer_id, "customer_id"),
@@ -230,7 +254,7 @@ def build_update(
     public name; ``current_balance`` is its internal alias). ``granted_balance``, which
     today's server no longer reads, is sent as ``included_grant``.
     """
-    from .models import coerce_interval  # noqa: PLC0415
+    from ._request_models import coerce_interval  # noqa: PLC0415
 
     body: dict[str, Any] = {
         "customer_id": check_id(customer_id, "customer_id"),
@@ -333,7 +357,7 @@ def build_track(
         body["value"] = finite_number(value, "value")
     _properties(body, properties)
     if idempotency_key is not None:
-        body["idempotency_key"] = check_id(idempotency_key, "idempotency_key")
+        body["idempotency_key"] = check_idempotency_key(idempotency_key)
     _opt_id(body, "entity_id", entity_id)
     if timestamp is not None:
         body["timestamp"] = _event_time(timestamp)

@@ -35,7 +35,7 @@ from ._errors import (
     UsageError,
     redact_secret,
 )
-from ._fork import abandon
+from ._fork import abandon, register
 from ._http import Request, Response
 
 __all__ = ["AiohttpTransport", "translate_exception"]
@@ -53,8 +53,7 @@ def _after_fork_in_child() -> None:
         transport._abandon_inherited()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+register("transports", after_in_child=_after_fork_in_child)
 
 
 class _LoopSession:
@@ -147,7 +146,8 @@ class AiohttpTransport:
         for entry in self._sessions.values():
             connector = entry.session.connector
             if connector is not None:
-                # Marks it closed without closing it, so no finaliser touches its sockets.
+                # Marks it closed without closing it, so no finaliser touches its sockets
+                # (aiohttp has no public way to disown a connector's sockets).
                 connector._closed = True
             abandon(entry)
         self._sessions = {}
@@ -197,6 +197,15 @@ class AiohttpTransport:
         await keeper.__anext__()
         entry = self._sessions[loop] = _LoopSession(session, keeper, self._limit)
         return entry
+
+    async def warm_up(self) -> None:
+        """Open this event loop's session now, so the first call does not pay for it."""
+        await self._session()
+
+    @property
+    def has_open_sessions(self) -> bool:
+        """Whether this transport holds sessions it opened and has not closed."""
+        return bool(self._sessions)
 
     async def aclose(self) -> None:
         """Close every session this transport opened; a caller's session is left open."""

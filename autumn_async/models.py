@@ -25,8 +25,6 @@ from ._request_models import (
     BalancesCreateReset,
     BalancesUpdateInterval,
     Interval,
-    coerce_interval,
-    coerce_reset,
 )
 
 __all__ = [
@@ -63,8 +61,6 @@ __all__ = [
     "Rollover",
     "RolloverConfig",
     "Tier",
-    "coerce_interval",
-    "coerce_reset",
 ]
 
 #: Marks a field the SDK fills in itself; ``_serde`` skips it when reading JSON.

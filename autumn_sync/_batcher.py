@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from autumn_async._batcher import AsyncUsageBatcher
 from autumn_async._coalesce import BatcherStats
+from autumn_async._public import publish
 
 from . import _portal
 
@@ -109,3 +110,6 @@ class UsageBatcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+publish(globals(), ("UsageBatcher",), "autumn_sync")

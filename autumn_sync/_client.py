@@ -2,7 +2,8 @@
 
 Every method runs its async twin on the private event loop (``_portal``) and blocks the
 calling thread only. There is no logic here: same parameters, same defaults, same
-docstrings, same exceptions (``tests/sync/test_parity.py`` keeps it so).
+exceptions; each delegate is written out with its own docstring, so documentation tools
+see it (``tests/sync/test_parity.py`` keeps the pairs in step).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from autumn_async._config import (
     Timeout,
 )
 from autumn_async._options import SecretKey
+from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
 from . import _portal
@@ -57,7 +59,11 @@ def _run(coro: Coroutine[Any, Any, _T]) -> _T:
 
 
 class Balances:
-    """Create, update, check and track balances (``autumn.balances``), blocking."""
+    """Create, update, check and track balances (``autumn.balances``), blocking.
+
+    Each method runs its twin on :class:`autumn_async.AsyncBalances` and blocks only the
+    calling thread; parameters, defaults, results and errors are the same.
+    """
 
     __slots__ = ("_inner",)
 
@@ -79,12 +85,50 @@ class Balances:
         balance_id: str | None = None,
         rollover: Mapping[str, Any] | None = None,
         next_reset_at: Timestamp | None = None,
+        idempotency_key: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesCreateResponse:
-        return _run(self._inner.create(feature_id=feature_id, customer_id=customer_id, entity_id=entity_id, included=included, unlimited=unlimited, reset=reset, expires_at=expires_at, granted_balance=granted_balance, included_grant=included_grant, balance_id=balance_id, rollover=rollover, next_reset_at=next_reset_at, retries=retries, timeout=timeout))  # fmt: skip  # noqa: E501
+        """Grant a standalone balance of ``feature_id`` to a customer (or one of its entities).
 
-    create.__doc__ = AsyncBalances.create.__doc__
+        Args:
+            feature_id: the feature to grant.
+            customer_id: the customer receiving it.
+            entity_id: one of the customer's entities, to grant to it instead.
+            included: the amount granted (sent as ``granted_balance``).
+            unlimited: ``True`` grants without limit.
+            reset: makes it recur: ``"month"``, ``{"interval": "month", "interval_count": 1}``
+                or a :class:`BalancesCreateReset`.
+            expires_at: Unix ms or an aware datetime when the grant ends.
+            granted_balance: the amount, under its wire name.
+            included_grant: the amount, under today's server's name.
+            balance_id: your id for the new balance (today's server only).
+            rollover: what carries over at reset (today's server only).
+            next_reset_at: when it first resets (today's server only).
+            idempotency_key: sent as ``Idempotency-Key`` (default: a fresh UUID4), reused on
+                every retry; an error whose outcome is unknown carries it.
+            retries: this call's ``RetryConfig``, or ``None`` for one attempt.
+            timeout: this call's per-attempt timeout (seconds or a ``Timeout``).
+        """
+        return _run(
+            self._inner.create(
+                feature_id=feature_id,
+                customer_id=customer_id,
+                entity_id=entity_id,
+                included=included,
+                unlimited=unlimited,
+                reset=reset,
+                expires_at=expires_at,
+                granted_balance=granted_balance,
+                included_grant=included_grant,
+                balance_id=balance_id,
+                rollover=rollover,
+                next_reset_at=next_reset_at,
+                idempotency_key=idempotency_key,
+                retries=retries,
+                timeout=timeout,
+            )
+        )
 
     def update(
         self,
@@ -103,12 +147,54 @@ class Balances:
         included_grant: float | None = None,
         balance_id: str | None = None,
         expires_at: Timestamp | None = None,
+        idempotency_key: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesUpdateResponse:
-        return _run(self._inner.update(customer_id=customer_id, feature_id=feature_id, entity_id=entity_id, current_balance=current_balance, interval=interval, granted_balance=granted_balance, usage=usage, customer_entitlement_id=customer_entitlement_id, next_reset_at=next_reset_at, add_to_balance=add_to_balance, remaining=remaining, included_grant=included_grant, balance_id=balance_id, expires_at=expires_at, retries=retries, timeout=timeout))  # fmt: skip  # noqa: E501
+        """Adjust a customer's balance of ``feature_id``.
 
-    update.__doc__ = AsyncBalances.update.__doc__
+        Args:
+            customer_id: the customer whose balance changes.
+            feature_id: the feature of the balance.
+            entity_id: one of the customer's entities, to change its balance instead.
+            current_balance: set what is left (alias ``remaining``).
+            interval: pick the balance with this reset interval when there are several.
+            granted_balance: set the grant (also sent as ``included_grant``).
+            usage: set the usage.
+            customer_entitlement_id: pick one balance row by its id.
+            next_reset_at: Unix ms or an aware datetime of the next reset.
+            add_to_balance: add to what is left (negative subtracts); not with
+                ``current_balance``.
+            remaining: set what is left (today's server's name).
+            included_grant: set the grant (today's server's name).
+            balance_id: pick the balance by the id given at create.
+            expires_at: Unix ms or an aware datetime when the balance ends.
+            idempotency_key: sent as ``Idempotency-Key`` (default: a fresh UUID4), reused on
+                every retry; an error whose outcome is unknown carries it.
+            retries: this call's ``RetryConfig``, or ``None`` for one attempt.
+            timeout: this call's per-attempt timeout (seconds or a ``Timeout``).
+        """
+        return _run(
+            self._inner.update(
+                customer_id=customer_id,
+                feature_id=feature_id,
+                entity_id=entity_id,
+                current_balance=current_balance,
+                interval=interval,
+                granted_balance=granted_balance,
+                usage=usage,
+                customer_entitlement_id=customer_entitlement_id,
+                next_reset_at=next_reset_at,
+                add_to_balance=add_to_balance,
+                remaining=remaining,
+                included_grant=included_grant,
+                balance_id=balance_id,
+                expires_at=expires_at,
+                idempotency_key=idempotency_key,
+                retries=retries,
+                timeout=timeout,
+            )
+        )
 
     def check(
         self,
@@ -120,12 +206,43 @@ class Balances:
         properties: Mapping[str, Any] | None = None,
         send_event: bool | None = None,
         with_preview: bool | None = None,
+        idempotency_key: str | None = None,
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesCheckResponse:
-        return _run(self._inner.check(customer_id=customer_id, feature_id=feature_id, entity_id=entity_id, required_balance=required_balance, properties=properties, send_event=send_event, with_preview=with_preview, retries=retries, timeout=timeout))  # fmt: skip  # noqa: E501
+        """May this customer use ``required_balance`` (default 1) of ``feature_id``?
 
-    check.__doc__ = AsyncBalances.check.__doc__
+        Args:
+            customer_id: the customer asking.
+            feature_id: the feature to use.
+            entity_id: one of the customer's entities, to check its balance instead.
+            required_balance: how much is needed (default 1).
+            properties: event properties, recorded with ``send_event=True``.
+            send_event: ``True`` checks and deducts atomically; a lost answer then raises
+                :class:`OutcomeUnknownError`.
+            with_preview: ``True`` adds upgrade information when denied.
+            idempotency_key: with ``send_event=True`` only: sent as ``Idempotency-Key``
+                (default: a fresh UUID4), reused on every retry.
+            retries: this call's ``RetryConfig``, or ``None`` for one attempt.
+            timeout: this call's per-attempt timeout (seconds or a ``Timeout``).
+
+        A 202 from Autumn, or the client's ``fail_open`` fallback, returns ``allowed=True``
+        with ``fallback=True``.
+        """
+        return _run(
+            self._inner.check(
+                customer_id=customer_id,
+                feature_id=feature_id,
+                entity_id=entity_id,
+                required_balance=required_balance,
+                properties=properties,
+                send_event=send_event,
+                with_preview=with_preview,
+                idempotency_key=idempotency_key,
+                retries=retries,
+                timeout=timeout,
+            )
+        )
 
     def track(
         self,
@@ -142,9 +259,42 @@ class Balances:
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> BalancesTrackResponse:
-        return _run(self._inner.track(customer_id=customer_id, feature_id=feature_id, event_name=event_name, value=value, properties=properties, idempotency_key=idempotency_key, entity_id=entity_id, timestamp=timestamp, overage_behavior=overage_behavior, retries=retries, timeout=timeout))  # fmt: skip  # noqa: E501
+        """Record ``value`` (default 1; negative credits back) of usage.
 
-    track.__doc__ = AsyncBalances.track.__doc__
+        Args:
+            customer_id: the customer who used it.
+            feature_id: the feature used (exactly one of this or ``event_name``).
+            event_name: an event name; every feature listing it is deducted.
+            value: the amount (default 1).
+            properties: event properties, kept with the event.
+            idempotency_key: the event's key (default: a fresh UUID4), reused on every
+                retry so a retry never counts twice; an ambiguous error carries it.
+            entity_id: one of the customer's entities, to charge it instead.
+            timestamp: when the usage happened (Unix ms or an aware ``datetime``, not in
+                the future; default: now).
+            overage_behavior: ``"cap"`` (default: deduct only what is left) or
+                ``"overflow"`` (deduct it all, the balance may go below zero).
+            retries: this call's ``RetryConfig``, or ``None`` for one attempt.
+            timeout: this call's per-attempt timeout (seconds or a ``Timeout``).
+
+        When a retry finds the first attempt applied, the result has ``replayed=True`` and
+        no balance; a 202 (queued by Autumn) has ``queued=True``.
+        """
+        return _run(
+            self._inner.track(
+                customer_id=customer_id,
+                feature_id=feature_id,
+                event_name=event_name,
+                value=value,
+                properties=properties,
+                idempotency_key=idempotency_key,
+                entity_id=entity_id,
+                timestamp=timestamp,
+                overage_behavior=overage_behavior,
+                retries=retries,
+                timeout=timeout,
+            )
+        )
 
 
 class Autumn:
@@ -194,7 +344,7 @@ class Autumn:
             trust_env=trust_env,
             allow_insecure_http=allow_insecure_http,
         )
-        self.balances = Balances(self._async.balances)
+        self._balances = Balances(self._async.balances)
         self._customers: Customers | None = None
         self._entities: Entities | None = None
 
@@ -268,16 +418,28 @@ class Autumn:
         return self._entities
 
     @property
+    def balances(self) -> Balances:
+        """The balances operations: ``create``, ``update``, ``check``, ``track``."""
+        return self._balances
+
+    @property
     def async_client(self) -> AsyncAutumn:
         """The ``AsyncAutumn`` this client drives (for code that mixes both styles)."""
         return self._async
 
     def batcher(self, **options: Any) -> UsageBatcher:
+        """A usage batcher sending through this client (see :class:`UsageBatcher`).
+
+        Args:
+            options: those of :class:`autumn_async.AsyncUsageBatcher` (``mode``,
+                ``max_batch_size``, ``flush_interval``, ``spool_path``, ``on_error`` ...).
+
+        Use it as ``with autumn.batcher(...) as batcher:`` or call ``close()``; one left
+        open is flushed at interpreter exit within its ``shutdown_timeout``.
+        """
         from ._batcher import UsageBatcher  # noqa: PLC0415 (only workers need it)
 
         return UsageBatcher(self._async, **options)
-
-    batcher.__doc__ = AsyncAutumn.batcher.__doc__
 
     @property
     def closed(self) -> bool:
@@ -285,17 +447,21 @@ class Autumn:
         return self._async.closed
 
     def warm_up(self) -> None:
-        return _run(self._async.warm_up())
+        """Do the first call's one-off work now (import the HTTP stack, open the pool).
 
-    warm_up.__doc__ = AsyncAutumn.warm_up.__doc__
+        Optional: without it the first call pays about 0.1 s once per process.
+        """
+        _run(self._async.warm_up())
 
     def close(self) -> None:
-        return _run(self._async.aclose())
-
-    close.__doc__ = AsyncAutumn.aclose.__doc__
+        """Close the connection pools this client opened; safe to call twice."""
+        _run(self._async.aclose())
 
     def __enter__(self) -> Autumn:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+publish(globals(), ("Autumn", "Balances"), "autumn_sync")

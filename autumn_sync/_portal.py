@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from autumn_async._errors import UsageError
-from autumn_async._fork import abandon
+from autumn_async._fork import abandon, register
 
 __all__ = [
     "abandon",
@@ -350,5 +350,4 @@ def _at_exit() -> None:
 # Registered at import, so it runs after atexit handlers registered later (atexit is
 # last in, first out): user code that exits after importing us can still make calls.
 atexit.register(_at_exit)
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+register("sync_loop", after_in_child=_after_fork_in_child)

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from autumn_async import AsyncAutumn
-from autumn_async._retry import BackoffStrategy, RetryConfig
+from autumn_async import AsyncAutumn, BackoffStrategy, RetryConfig
 
 from ._aioresponses_compat import compat_aioresponses
 

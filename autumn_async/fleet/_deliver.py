@@ -65,18 +65,13 @@ async def send_batch_track(client: AsyncAutumn, bodies: list[Any]) -> None:
 
     At merge this becomes the batcher's dispatcher call; the fleet needs only this.
     """
-    from autumn_async._client import Replayed  # noqa: PLC0415 (loaded with the client)
-    from autumn_async._config import NOT_GIVEN  # noqa: PLC0415
+    from autumn_async._pipeline import Replayed  # noqa: PLC0415 (loaded with the client)
 
     try:
-        await client._send(
-            "balances.batch_track",
-            "/v1/balances.batch_track",
-            bodies,  # type: ignore[arg-type]
-            retries=NOT_GIVEN,
-            timeout=NOT_GIVEN,
-            idempotency_header=False,
-            replay_safe=True,  # every body carries its key: a resend cannot count twice
+        # Every body carries its key: the call is state-changing and a resend cannot
+        # count twice.
+        await client.pipeline.send(
+            "balances.batch_track", "/v1/balances.batch_track", bodies, key_in_body=True
         )
     except Replayed:
         return  # an earlier attempt of this very request was applied

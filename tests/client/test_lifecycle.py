@@ -32,8 +32,9 @@ def test_one_client_across_two_asyncio_runs() -> None:
         assert asyncio.run(call())
         assert asyncio.run(call())
     # Each loop's shutdown closed its own pool: nothing is left open.
-    assert autumn._transport is not None
-    assert autumn._transport._sessions == {}  # type: ignore[attr-defined]
+    transport = autumn.pipeline.transport_built
+    assert transport is not None
+    assert not transport.has_open_sessions
     asyncio.run(autumn.aclose())
 
 
@@ -69,8 +70,9 @@ async def test_warm_up_opens_the_pool_off_loop() -> None:
     """warm_up() imports the transport and opens this loop's pool before the first call."""
     async with AsyncAutumn(secret_key=SECRET, server_url=BASE) as autumn:
         await autumn.warm_up()
-        assert autumn._transport is not None
-        assert asyncio.get_running_loop() in autumn._transport._sessions  # type: ignore[attr-defined]
+        transport = autumn.pipeline.transport_built
+        assert transport is not None
+        assert transport.has_open_sessions
 
 
 async def test_async_context_manager_closes() -> None:

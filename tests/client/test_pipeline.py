@@ -155,25 +155,56 @@ async def test_read_only_check_sends_no_idempotency_header(
     assert "Idempotency-Key" not in sent_headers(mock_api, CHECK)[0]
 
 
+#: A short per-attempt timeout: a 409 is confirmed this long after the ambiguous attempt.
+SHORT = 0.05
+
+
 async def test_409_after_an_ambiguous_attempt_is_delivered(
     client: AsyncAutumn, mock_api: compat_aioresponses
 ) -> None:
-    """A retry refused as a duplicate of our own key reports the event as delivered."""
+    """A duplicate of our own key, confirmed one attempt timeout later, is a delivery."""
     mock_api.post(TRACK, exception=aiohttp.ServerDisconnectedError())
-    mock_api.post(TRACK, status=409, payload=DUPLICATE)
-    res = await client.balances.track(customer_id="c", feature_id="f", value=2)
+    mock_api.post(TRACK, status=409, payload=DUPLICATE)  # too early: the first may still run
+    mock_api.post(TRACK, status=409, payload=DUPLICATE)  # confirmed
+    res = await client.balances.track(customer_id="c", feature_id="f", value=2, timeout=SHORT)
     assert res.replayed is True
     assert res.value == 2
-    assert len(sent_bodies(mock_api, TRACK)) == 2
+    assert len(sent_bodies(mock_api, TRACK)) == 3
+
+
+async def test_early_409_then_success_means_the_first_attempt_failed(
+    client: AsyncAutumn, mock_api: compat_aioresponses
+) -> None:
+    """If the running first attempt fails and releases the key, asking again applies it once."""
+    mock_api.post(TRACK, exception=aiohttp.ServerDisconnectedError())
+    mock_api.post(TRACK, status=409, payload=DUPLICATE)
+    mock_api.post(TRACK, payload=example("balances_track_response_feature.json"))
+    res = await client.balances.track(customer_id="c", feature_id="f", timeout=SHORT)
+    assert res.replayed is False
+    assert len({b["idempotency_key"] for b in sent_bodies(mock_api, TRACK)}) == 1
+
+
+async def test_unconfirmed_409_when_the_budget_runs_out_is_outcome_unknown(
+    mock_api: compat_aioresponses,
+) -> None:
+    """A 409 that cannot be confirmed within the retry budget raises OutcomeUnknownError."""
+    mock_api.post(TRACK, exception=aiohttp.ServerDisconnectedError())
+    mock_api.post(TRACK, status=409, payload=DUPLICATE)
+    two = RetryConfig("backoff", INSTANT_RETRIES.backoff, max_attempts=2)
+    async with AsyncAutumn(secret_key=SECRET, server_url=BASE, retry_config=two) as autumn:
+        with pytest.raises(OutcomeUnknownError) as info:
+            await autumn.balances.track(customer_id="c", feature_id="f", idempotency_key="k-1")
+    assert info.value.idempotency_key == "k-1"
+    assert info.value.maybe_applied is True
 
 
 async def test_409_for_create_after_a_timeout_is_delivered(
     client: AsyncAutumn, mock_api: compat_aioresponses
 ) -> None:
-    """create whose first answer was lost and whose retry is a duplicate succeeded."""
+    """create whose first answer was lost and whose retry is a confirmed duplicate succeeded."""
     mock_api.post(CREATE, status=504, body="gateway timeout")
-    mock_api.post(CREATE, status=409, payload=DUPLICATE)
-    res = await client.balances.create(customer_id="c", feature_id="f", included=5)
+    mock_api.post(CREATE, status=409, payload=DUPLICATE, repeat=True)
+    res = await client.balances.create(customer_id="c", feature_id="f", included=5, timeout=SHORT)
     assert res.success is True and res.replayed is True
 
 
@@ -182,9 +213,12 @@ async def test_409_on_check_with_send_event_is_outcome_unknown(
 ) -> None:
     """check(send_event=True) cannot know its answer after a duplicate: a clear error."""
     mock_api.post(CHECK, exception=aiohttp.ServerDisconnectedError())
-    mock_api.post(CHECK, status=409, payload=DUPLICATE)
-    with pytest.raises(OutcomeUnknownError, match="may have been recorded"):
-        await client.balances.check(customer_id="c", feature_id="f", send_event=True)
+    mock_api.post(CHECK, status=409, payload=DUPLICATE, repeat=True)
+    with pytest.raises(OutcomeUnknownError, match="may have been recorded") as info:
+        await client.balances.check(
+            customer_id="c", feature_id="f", send_event=True, idempotency_key="chk-1", timeout=SHORT
+        )
+    assert info.value.idempotency_key == "chk-1"
 
 
 async def test_409_on_first_attempt_is_a_conflict(

@@ -46,6 +46,11 @@ async def emu(autumn_emulator: Emulator) -> Emulator:
     return autumn_emulator
 
 
+#: Per-attempt timeout where an answer is lost: a retry's 409 is trusted only this long
+#: after the lost attempt started (the one retry policy, rule 4), so keep it short.
+LOST_ANSWER_TIMEOUT = 0.5
+
+
 def client(
     emu: Emulator, retries: RetryConfig | None = INSTANT_RETRIES, **options: Any
 ) -> AsyncAutumn:
@@ -84,17 +89,45 @@ STATUS_FAULTS = [
 ]
 
 
-@pytest.mark.parametrize("fault", STATUS_FAULTS)
-async def test_status_fault_is_retried_to_success(
-    autumn: AsyncAutumn, emu: Emulator, fault: dict[str, Any]
-) -> None:
-    """Two injected error answers in a row are retried and the third attempt succeeds once."""
-    emu.set_fault(TRACK, "status", count=2, **fault)
+async def test_rate_limit_is_retried_to_success(autumn: AsyncAutumn, emu: Emulator) -> None:
+    """Two 429s in a row are retried under the same key and the third attempt succeeds once."""
+    emu.set_fault(TRACK, "status", count=2, status=429, retry_after=0)
     result = await autumn.balances.track(customer_id="c1", feature_id="messages", value=2)
     assert result.balance is not None
     assert (result.replayed, result.balance.usage) == (False, 2)
     assert emu.stats()[TRACK] == 3
     assert len(emu.ledger()) == 1
+
+
+@pytest.mark.parametrize("fault", STATUS_FAULTS[1:])
+async def test_application_5xx_on_track_is_never_resent(
+    autumn: AsyncAutumn, emu: Emulator, fault: dict[str, Any]
+) -> None:
+    """A 5xx with Autumn's JSON error released the key: no resend, outcome unknown, key given.
+
+    Autumn releases the key on any error >= 400 but 409 and may have applied the change
+    first (server/src/internal/misc/idempotency/withIdempotencyKey.ts), so a resend under
+    the same key could count the usage twice.
+    """
+    emu.set_fault(TRACK, "status", count=2, **fault)
+    with pytest.raises(InternalServerError) as info:
+        await autumn.balances.track(
+            customer_id="c1", feature_id="messages", value=2, idempotency_key="evt-5xx"
+        )
+    assert info.value.maybe_applied is True
+    assert info.value.idempotency_key == "evt-5xx"
+    assert emu.stats()[TRACK] == 1
+
+
+@pytest.mark.parametrize("fault", STATUS_FAULTS)
+async def test_status_fault_on_a_read_only_check_is_retried_to_success(
+    autumn: AsyncAutumn, emu: Emulator, fault: dict[str, Any]
+) -> None:
+    """A plain check changes nothing, so every retryable status is asked again."""
+    emu.set_fault(CHECK, "status", count=2, **fault)
+    result = await autumn.balances.check(customer_id="c1", feature_id="messages")
+    assert result.fallback is False  # Autumn's own answer, from the third attempt
+    assert emu.stats()[CHECK] == 3
 
 
 async def test_rate_limit_without_retries_is_a_rate_limit_error(
@@ -211,7 +244,9 @@ async def test_drop_before_without_retries_is_a_connection_error(
 async def test_drop_after_track_is_replayed_not_doubled(autumn: AsyncAutumn, emu: Emulator) -> None:
     """A track whose answer was lost is retried, refused as a duplicate, and reported replayed."""
     emu.set_fault(TRACK, "drop_after", count=1)
-    result = await autumn.balances.track(customer_id="c1", feature_id="messages", value=5)
+    result = await autumn.balances.track(
+        customer_id="c1", feature_id="messages", value=5, timeout=LOST_ANSWER_TIMEOUT
+    )
     assert (result.replayed, result.balance, result.value) == (True, None, 5)
     assert len(emu.ledger()) == 1
     assert usage(emu) == 5
@@ -232,7 +267,9 @@ async def test_drop_after_create_is_replayed_once(autumn: AsyncAutumn, emu: Emul
     """A create whose answer was lost succeeds as replayed and grants exactly once."""
     emu.set_fault(CREATE, "drop_after", count=1)
     await emu.add_feature("tokens")
-    result = await autumn.balances.create(customer_id="c1", feature_id="tokens", included=10)
+    result = await autumn.balances.create(
+        customer_id="c1", feature_id="tokens", included=10, timeout=LOST_ANSWER_TIMEOUT
+    )
     assert (result.success, result.replayed) == (True, True)
     assert len(emu.balances("c1")["tokens"]["breakdown"]) == 1
 
@@ -241,7 +278,7 @@ async def test_drop_after_update_is_replayed_once(autumn: AsyncAutumn, emu: Emul
     """An add_to_balance whose answer was lost is applied once and reported replayed."""
     emu.set_fault(UPDATE, "drop_after", count=1)
     result = await autumn.balances.update(
-        customer_id="c1", feature_id="messages", add_to_balance=-10
+        customer_id="c1", feature_id="messages", add_to_balance=-10, timeout=LOST_ANSWER_TIMEOUT
     )
     assert (result.success, result.replayed) == (True, True)
     assert emu.balances("c1")["messages"]["remaining"] == 999_990
@@ -262,7 +299,11 @@ async def test_drop_after_send_event_check_is_outcome_unknown(
     emu.set_fault(CHECK, "drop_after", count=1)
     with pytest.raises(OutcomeUnknownError) as info:
         await autumn.balances.check(
-            customer_id="c1", feature_id="messages", required_balance=4, send_event=True
+            customer_id="c1",
+            feature_id="messages",
+            required_balance=4,
+            send_event=True,
+            timeout=LOST_ANSWER_TIMEOUT,
         )
     assert (info.value.status_code, info.value.code) == (409, "duplicate_idempotency_key")
     assert len(emu.ledger()) == 1
@@ -288,7 +329,7 @@ async def test_1000_tracks_under_30_percent_drop_after_count_exactly_once(
 ) -> None:
     """With 30 % of track answers lost after applying, 1,000 SDK tracks leave 1,000 events."""
     emu.set_fault(TRACK, "drop_after", probability=0.3, seed=4)
-    async with client(emu, PATIENT_RETRIES) as autumn:
+    async with client(emu, PATIENT_RETRIES, timeout=LOST_ANSWER_TIMEOUT) as autumn:
         results = await gather_limited(
             [
                 autumn.balances.track(customer_id="c1", feature_id="messages", value=1)
@@ -310,7 +351,7 @@ async def test_1000_tracks_under_30_percent_drop_after_count_exactly_once(
 async def test_send_event_checks_under_drop_after_never_double_count(emu: Emulator) -> None:
     """Under 30 % drop_after each check-and-deduct is allowed or OutcomeUnknownError; once each."""
     emu.set_fault(CHECK, "drop_after", probability=0.3, seed=7)
-    async with client(emu, PATIENT_RETRIES) as autumn:
+    async with client(emu, PATIENT_RETRIES, timeout=LOST_ANSWER_TIMEOUT) as autumn:
         results = await gather_limited(
             [
                 autumn.balances.check(customer_id="c1", feature_id="messages", send_event=True)
@@ -331,7 +372,7 @@ async def test_scarce_send_event_checks_under_drop_after_never_overdraw(emu: Emu
     await emu.add_feature("seats")
     await emu.add_balance(customer_id="c1", feature_id="seats", included_grant=100)
     emu.set_fault(CHECK, "drop_after", probability=0.3, seed=11)
-    async with client(emu, PATIENT_RETRIES) as autumn:
+    async with client(emu, PATIENT_RETRIES, timeout=LOST_ANSWER_TIMEOUT) as autumn:
         results = await gather_limited(
             [
                 autumn.balances.check(customer_id="c1", feature_id="seats", send_event=True)

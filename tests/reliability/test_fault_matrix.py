@@ -1,5 +1,11 @@
 """Every operation against every fault: the documented outcome, and at most one application.
 
+The outcomes follow the one retry policy (``autumn_async._retry``), which follows Autumn's
+idempotency (``server/src/internal/misc/idempotency/withIdempotencyKey.ts``): a 5xx with
+Autumn's JSON error body released the key, so a state-changing call is not resent (the
+error says ``maybe_applied``); a 409 after a lost answer is trusted only one per-attempt
+timeout after that attempt started, so it is asked twice when it comes back at once.
+
 Emulator faults (error statuses, latency, dropped connections) come from the emulator's
 fault API; wire-level hostility (malformed JSON, an HTML error page, a truncated body,
 wrong types) from a raw proxy in front of the emulator, so a corrupted answer can follow
@@ -20,6 +26,7 @@ from autumn_async import (
     APITimeoutError,
     AsyncAutumn,
     AutumnError,
+    BackoffStrategy,
     BalancesCheckResponse,
     BalancesCreateResponse,
     BalancesTrackResponse,
@@ -30,7 +37,6 @@ from autumn_async import (
     ResponseValidationError,
     RetryConfig,
 )
-from autumn_async._retry import BackoffStrategy
 from autumn_emulator import Emulator
 
 from ..conftest import INSTANT_RETRIES
@@ -59,6 +65,12 @@ WIRE_FAULTS = (
 )
 #: Faults that make the client give up waiting, so it runs with the short timeout.
 SLOW_FAULTS = ("latency_past_timeout", "latency_after_applying")
+#: Faults that lose the answer of an applied attempt: the retry's 409 comes back at once
+#: and is confirmed after one per-attempt timeout, so these run with a short one too.
+LOST_ANSWER_FAULTS = ("drop_after", "truncated_body")
+CONFIRM_TIMEOUT_S = 0.5
+#: Emulator faults answering a 5xx with Autumn's JSON error body (the key is released).
+APPLICATION_5XX = ("500", "502", "503_retry_after")
 ALL_FAULTS = (*EMULATOR_FAULTS, *WIRE_FAULTS)
 
 HTML_502 = (
@@ -75,6 +87,8 @@ def expected_outcome(op: str, fault: str) -> str | type[AutumnError]:
     """
     if fault in ("malformed_json", "wrong_types"):
         return ResponseValidationError  # 2xx that does not fit: never retried
+    if fault in APPLICATION_5XX and OPS[op].mutating:
+        return InternalServerError  # the key was released: never resent, maybe applied
     if fault in ("drop_after", "truncated_body", "latency_after_applying"):
         if op == "check":
             return "result"  # read-only: the retry simply asks again
@@ -84,9 +98,26 @@ def expected_outcome(op: str, fault: str) -> str | type[AutumnError]:
     return "result"
 
 
-def expected_attempts(fault: str) -> int:
-    """Requests that reach the first hop: one failed attempt and one retry, unless not retried."""
-    return 1 if fault in ("malformed_json", "wrong_types") else 2
+def expected_attempts(op: str, fault: str) -> int:
+    """Requests that reach the first hop: one failed attempt and one retry, unless not retried.
+
+    A lost answer to a state-changing call takes a third: the first 409 comes too early
+    to be trusted (the first attempt might still be running), the second confirms it.
+    """
+    if fault in ("malformed_json", "wrong_types"):
+        return 1
+    if fault in APPLICATION_5XX and OPS[op].mutating:
+        return 1
+    if fault in LOST_ANSWER_FAULTS and OPS[op].mutating:
+        return 3
+    return 2
+
+
+def timeout_for(fault: str) -> float:
+    """The per-attempt timeout a fault's test runs with."""
+    if fault in SLOW_FAULTS:
+        return TIMEOUT_S
+    return CONFIRM_TIMEOUT_S if fault in LOST_ANSWER_FAULTS else 10.0
 
 
 def _corrupt_types(body: bytes) -> bytes:
@@ -160,7 +191,7 @@ async def _run(op: Op, url: str, key: str, timeout: float, retries: RetryConfig)
 async def test_transient_fault(emu: Emulator, op_name: str, fault: str) -> None:
     """One fault on the first attempt: the documented outcome, and exactly one application."""
     op = OPS[op_name]
-    timeout = TIMEOUT_S if fault in SLOW_FAULTS else 10.0
+    timeout = timeout_for(fault)
     if fault in EMULATOR_FAULTS:
         emu.set_fault(op.route, count=1, **EMULATOR_FAULTS[fault])
         outcome = await _run(op, emu.url, emu.secret_key, timeout, INSTANT_RETRIES)
@@ -185,8 +216,15 @@ async def test_transient_fault(emu: Emulator, op_name: str, fault: str) -> None:
         if isinstance(outcome, ResponseValidationError):
             assert outcome.status_code == 200
             assert outcome.body  # the raw text is kept for the bug report
-    assert attempts == expected_attempts(fault)
-    assert op.applications(emu) == (1 if op.mutating else 0)
+        if op.mutating:
+            assert outcome.idempotency_key is not None  # the caller can resend safely
+    assert attempts == expected_attempts(op_name, fault)
+    if isinstance(outcome, InternalServerError):
+        # The emulator's status fault answers before applying; the SDK cannot know that.
+        assert outcome.maybe_applied is True
+        assert op.applications(emu) == 0
+    else:
+        assert op.applications(emu) == (1 if op.mutating else 0)
 
 
 PERSISTENT: dict[str, tuple[dict[str, Any], type[AutumnError]]] = {
@@ -213,7 +251,8 @@ async def test_persistent_fault(emu: Emulator, op_name: str, fault: str) -> None
     if fault == "latency_past_timeout":
         await asyncio.sleep(LATENCY_MS / 1000 + 0.2)
     assert type(outcome) is error_type, repr(outcome)
-    assert emu.stats().get(op.route, 0) == 3
+    never_resent = fault in APPLICATION_5XX and op.mutating
+    assert emu.stats().get(op.route, 0) == (1 if never_resent else 3)
     if isinstance(outcome, RateLimitError):
         assert outcome.retry_after == 0
         assert outcome.code is None

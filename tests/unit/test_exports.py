@@ -39,3 +39,34 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
     for module in (autumn_async, autumn_sync):
         with pytest.raises(AttributeError, match="NoSuchThing"):
             module.NoSuchThing  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_public_classes_name_the_package_users_import_from() -> None:
+    """Classes from private modules read autumn_async.X in reprs, tracebacks and pickles."""
+    for name in autumn_async.__all__:
+        obj = getattr(autumn_async, name)
+        if not inspect.isclass(obj):
+            continue
+        expected = "autumn_async.models" if name in autumn_async.models.__all__ else "autumn_async"
+        assert obj.__module__ == expected, name
+    for name in ("Autumn", "Balances", "UsageBatcher"):
+        assert getattr(autumn_sync, name).__module__ == "autumn_sync", name
+
+
+def test_models_exports_only_models_and_all_of_them_reach_the_package() -> None:
+    """models.__all__ lists the typed values only (no helpers); each is in autumn_async too."""
+    for name in autumn_async.models.__all__:
+        assert inspect.isclass(getattr(autumn_async.models, name)), name
+        assert name in autumn_async.__all__, name
+
+
+def test_errors_pickle_under_the_package_name() -> None:
+    """An error pickled and unpickled keeps its type, found through autumn_async."""
+    import pickle
+
+    error = autumn_async.NotFoundError("no such customer", status_code=404, code="x")
+    data = pickle.dumps(error)
+    assert b"autumn_async._errors\nNotFoundError" not in data
+    clone = pickle.loads(data)
+    assert type(clone) is autumn_async.NotFoundError
+    assert repr(clone) == repr(error)

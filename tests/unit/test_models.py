@@ -8,8 +8,8 @@ from typing import Any
 import attrs
 import pytest
 
-from autumn_async import models
-from autumn_async._errors import UsageError
+from autumn_async import UsageError, models
+from autumn_async._request_models import coerce_interval, coerce_reset
 from autumn_async.models import (
     Balance,
     BalancesCheckResponse,
@@ -20,8 +20,6 @@ from autumn_async.models import (
     BalancesUpdateInterval,
     BalancesUpdateResponse,
     Interval,
-    coerce_interval,
-    coerce_reset,
 )
 
 _MODEL_CLASSES = [
