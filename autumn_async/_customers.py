@@ -21,6 +21,7 @@ from ._customer_requests import (
     uses_cursor_pages,
 )
 from ._pipeline import Replayed
+from ._public import publish
 from ._retry import RetryConfig
 
 if TYPE_CHECKING:
@@ -248,3 +249,6 @@ class AsyncCustomers:
             idempotency_key=None,
         )
         return pipeline.parse(CustomersListResponse, status, raw)
+
+
+publish(globals(), ("AsyncCustomers",))

@@ -21,6 +21,7 @@ from ._customer_requests import (
     uses_cursor_pages,
 )
 from ._pipeline import Replayed
+from ._public import publish
 from ._retry import RetryConfig
 
 if TYPE_CHECKING:
@@ -209,3 +210,6 @@ class AsyncEntities:
         except Replayed:
             return EntitiesDeleteResponse(success=True, replayed=True)
         return pipeline.parse(EntitiesDeleteResponse, status, raw)
+
+
+publish(globals(), ("AsyncEntities",))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._customers import AsyncCustomers
+from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
 from ._client import _run
@@ -202,3 +203,6 @@ class Customers:
                 timeout=timeout,
             )
         )
+
+
+publish(globals(), ("Customers",), "autumn_sync")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._entities import AsyncEntities
+from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
 from ._client import _run
@@ -158,3 +159,6 @@ class Entities:
                 customer_id=customer_id, entity_id=entity_id, retries=retries, timeout=timeout
             )
         )
+
+
+publish(globals(), ("Entities",), "autumn_sync")

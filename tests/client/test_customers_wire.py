@@ -260,9 +260,19 @@ async def test_a_retried_mutation_reuses_its_idempotency_key(server: Recorder) -
 async def test_applied_create_whose_answer_was_lost_returns_the_customer(
     server: Recorder,
 ) -> None:
-    """Dropped after sending, then 409 duplicate key: the SDK reads the customer back."""
+    """Dropped after sending, then 409 duplicate key: the SDK reads the customer back.
+
+    The first 409 comes while the dropped attempt may still be running, so the pipeline
+    asks again once that attempt's timeout has passed (README, Retries); the second
+    409 confirms it.
+    """
     duplicate = {"message": "duplicate", "code": "duplicate_idempotency_key"}
-    server.script = [drop_connection(), answer(duplicate, status=409), answer(CUSTOMER)]
+    server.script = [
+        drop_connection(),
+        answer(duplicate, status=409),
+        answer(duplicate, status=409),
+        answer(CUSTOMER),
+    ]
     async with await client_for(server) as autumn:
         customer = await autumn.customers.get_or_create(customer_id="c1", timeout=2)
     assert customer.id == "c1"
@@ -272,9 +282,17 @@ async def test_applied_create_whose_answer_was_lost_returns_the_customer(
 
 
 async def test_lost_delete_answer_is_reported_as_replayed(server: Recorder) -> None:
-    """A delete confirmed by 409 duplicate key after a drop has replayed=True."""
+    """A delete confirmed by 409 duplicate key after a drop has replayed=True.
+
+    The first 409 may come while the dropped attempt still runs; the second, asked after
+    that attempt's timeout, confirms it.
+    """
     duplicate = {"message": "duplicate", "code": "duplicate_idempotency_key"}
-    server.script = [drop_connection(), answer(duplicate, status=409)]
+    server.script = [
+        drop_connection(),
+        answer(duplicate, status=409),
+        answer(duplicate, status=409),
+    ]
     async with await client_for(server) as autumn:
         result = await autumn.entities.delete(customer_id="c1", entity_id="seat_1", timeout=2)
     assert (result.success, result.replayed) == (True, True)

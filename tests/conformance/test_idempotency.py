@@ -36,7 +36,6 @@ TRACK = "/v1/balances.track"
 UPDATE = "/v1/balances.update"
 CREATE = "/v1/balances.create"
 
-NEEDS_ARCH = pytest.mark.xfail(strict=True, reason="needs the arch branch's retry policy")
 
 #: Waits long enough for a 409 to be confirmed (one per-attempt timeout after the first
 #: attempt started) without stretching the run: 0.1-0.2 s between attempts, 10 s in all.
@@ -183,7 +182,6 @@ async def test_error_after_on_create_grants_and_releases_the_header_key(
 # -- the SDK against it: never twice, never silently lost --------------------------------
 
 
-@NEEDS_ARCH
 async def test_track_after_an_application_500_is_not_resent(seeded: Emulator) -> None:
     """A track answered 500 after applying is not resent: outcome unknown, key attached."""
     seeded.set_fault(TRACK, "error_after", count=1)
@@ -200,7 +198,6 @@ async def test_track_after_an_application_500_is_not_resent(seeded: Emulator) ->
     assert len(seeded.ledger()) == 1
 
 
-@NEEDS_ARCH
 @pytest.mark.parametrize("route", [CREATE, UPDATE])
 async def test_create_and_update_after_an_application_500_are_not_resent(
     seeded: Emulator, route: str
@@ -235,7 +232,6 @@ async def test_a_gateway_502_is_retried_under_the_same_key(seeded: Emulator) -> 
     assert [event["value"] for event in seeded.ledger()] == [2]
 
 
-@NEEDS_ARCH
 async def test_a_409_while_the_first_attempt_runs_is_confirmed_before_delivered(
     seeded: Emulator,
 ) -> None:
@@ -256,7 +252,6 @@ async def test_a_409_while_the_first_attempt_runs_is_confirmed_before_delivered(
     assert seeded.stats()[TRACK] >= 3
 
 
-@NEEDS_ARCH
 async def test_a_409_from_an_attempt_that_then_fails_is_not_taken_as_delivered(
     seeded: Emulator,
 ) -> None:
