@@ -9,9 +9,8 @@ see it (``tests/sync/test_parity.py`` keeps the pairs in step).
 from __future__ import annotations
 
 import ssl as _ssl
-import sys
-from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from autumn_async._balances import AsyncBalances, Timestamp
 from autumn_async._client import AsyncAutumn
@@ -27,7 +26,7 @@ from autumn_async._options import SecretKey
 from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
-from . import _portal
+from ._run import _run
 
 if TYPE_CHECKING:
     from autumn_async._http import AsyncTransport
@@ -45,17 +44,6 @@ if TYPE_CHECKING:
     from ._entities import Entities
 
 __all__ = ["Autumn", "Balances"]
-
-
-_T = TypeVar("_T")
-
-
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    if "autumn_async._transport" not in sys.modules:
-        # Importing aiohttp on the private loop would stall every call in flight there;
-        # pay for it once, in the caller's thread.
-        import autumn_async._transport  # noqa: F401, PLC0415
-    return _portal.run(coro)
 
 
 class Balances:

@@ -14,7 +14,7 @@ from autumn_async._customers import AsyncCustomers
 from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
-from ._client import _run
+from ._run import _run
 
 if TYPE_CHECKING:
     from autumn_async.models import Customer, CustomersDeleteResponse, CustomersListResponse
