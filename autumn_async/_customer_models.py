@@ -10,13 +10,18 @@ Like the balance models these are lenient in shape: every field the server may o
 add later is optional, and the parts of a customer that belong to billing (plans,
 invoices, billing controls, processors) are kept as plain JSON rather than modelled, so
 a new field there never breaks a metering integration.
-"""
 
-from __future__ import annotations
+As in ``_balance_models``, annotations are evaluated (no ``from __future__ import
+annotations``): the classes are published as ``autumn_async.models.X``, and
+``typing.get_type_hints`` would look string annotations up there.
+"""
 
 from typing import Any
 
 import attrs
+
+from ._balance_models import Balance, Flag
+from ._public import publish
 
 __all__ = [
     "Customer",
@@ -33,7 +38,8 @@ _CLIENT_SIDE: dict[str, Any] = {"client_side": True}
 #: A JSON object kept as it came (billing data this SDK does not interpret).
 JSONObject = dict[str, Any]
 #: ``list`` under another name: the page classes have a field called ``list`` (the wire
-#: name), which shadows the builtin when their annotations are evaluated.
+#: name), which shadows the builtin in their class namespace (for mypy, and for
+#: ``get_type_hints`` of any string annotation).
 _List = list
 
 
@@ -165,7 +171,4 @@ class EntitiesDeleteResponse:
     replayed: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
 
 
-# Imported last: ``models`` re-exports this module's classes (also imported last there),
-# so either module may be imported first. The annotations above are strings, resolved
-# against these names when a body is first read.
-from .models import Balance, Flag  # noqa: E402
+publish(globals(), tuple(__all__), "autumn_async.models")

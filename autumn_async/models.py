@@ -1,6 +1,8 @@
 """Typed values for the balances API: the four responses and their nested objects, plus
-the request-side ``reset`` object and intervals (defined in ``_request_models``) and the
-customer and entity models (defined in ``_customer_models``).
+the request-side ``reset`` object and intervals (defined in ``_request_models``), the
+nested objects balances and customers share (``_balance_models``) and the customer and
+entity models (``_customer_models``). Every class here reports ``autumn_async.models``
+as its module.
 
 Response models are lenient in shape and open in their enums: every enum-valued field
 is typed ``str`` so a value Autumn adds later (``"multiple"``, ``"ai_credit_system"``)
@@ -20,6 +22,26 @@ from typing import Any
 
 import attrs
 
+from ._balance_models import (
+    Balance,
+    Breakdown,
+    CreditSchemaItem,
+    Feature,
+    FeatureDisplay,
+    Flag,
+    Price,
+    Reset,
+    Rollover,
+    Tier,
+)
+from ._customer_models import (
+    Customer,
+    CustomersDeleteResponse,
+    CustomersListResponse,
+    EntitiesDeleteResponse,
+    EntitiesListResponse,
+    Entity,
+)
 from ._request_models import (
     BalancesCreateInterval,
     BalancesCreateReset,
@@ -65,140 +87,6 @@ __all__ = [
 
 #: Marks a field the SDK fills in itself; ``_serde`` skips it when reading JSON.
 _CLIENT_SIDE: Mapping[str, Any] = {"client_side": True}
-
-
-# --- shared nested objects (response side) ------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class Reset:
-    """When a balance resets: ``interval`` (one of :class:`Interval`'s values or
-    ``"multiple"``), how many intervals apart, and the next reset time in Unix ms."""
-
-    interval: str
-    interval_count: float | None = None
-    resets_at: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Tier:
-    """One price tier: up to ``to`` units (a number, or ``"inf"`` for the last tier)
-    cost ``amount`` each, plus an optional ``flat_amount``."""
-
-    to: float | str
-    amount: float
-    flat_amount: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Price:
-    """The price attached to a grant: ``billing_method`` is ``"prepaid"`` or
-    ``"usage_based"`` (open), ``tiers`` replaces ``amount`` for tiered prices."""
-
-    billing_units: float | None = None
-    billing_method: str | None = None
-    max_purchase: float | None = None
-    amount: float | None = None
-    tiers: list[Tier] | None = None
-    tier_behavior: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Rollover:
-    """An amount carried over from an earlier period, valid until ``expires_at`` (ms)."""
-
-    balance: float
-    expires_at: float | None = None
-    granted: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class CreditSchemaItem:
-    """How many credits one unit of ``metered_feature_id`` costs in a credit system."""
-
-    metered_feature_id: str
-    credit_cost: float
-
-
-@attrs.frozen(kw_only=True)
-class FeatureDisplay:
-    """Singular and plural display names of a feature."""
-
-    singular: str | None = None
-    plural: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Feature:
-    """A feature definition, sent only with ``expand=balance.feature`` /
-    ``expand=flag.feature``; ``type`` is ``boolean``, ``metered``, ``credit_system``
-    or a newer value."""
-
-    id: str
-    name: str | None = None
-    type: str | None = None
-    consumable: bool | None = None
-    archived: bool | None = None
-    event_names: list[str] | None = None
-    credit_schema: list[CreditSchemaItem] | None = None
-    display: FeatureDisplay | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Breakdown:
-    """One underlying grant of a balance: a plan item, or a standalone balance
-    (``plan_id`` ``None``).
-
-    ``remaining`` is never negative: Autumn clamps it at 0 in overage. ``usage`` is not
-    clamped: it passes ``included_grant`` in overage and goes negative when the balance
-    was set above the grant. ``reset`` is ``{"interval": "one_off", "resets_at": None}``
-    for a grant that never resets (``None`` only for continuous-use features and on the
-    single synthetic row of an unlimited balance)."""
-
-    id: str = ""
-    plan_id: str | None = None
-    included_grant: float
-    prepaid_grant: float
-    remaining: float
-    usage: float
-    unlimited: bool
-    reset: Reset | None = None
-    price: Price | None = None
-    expires_at: float | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Balance:
-    """A customer's balance on one feature, summed over its grants.
-
-    ``remaining`` stays at 0 in overage while ``usage`` may exceed ``granted`` (and is
-    negative when the balance was set above the grant). An unlimited balance has
-    ``granted`` and ``remaining`` 0 and one synthetic ``breakdown`` row.
-    ``next_reset_at`` is Unix ms or ``None``.
-    """
-
-    feature_id: str
-    granted: float
-    remaining: float
-    usage: float
-    unlimited: bool
-    overage_allowed: bool
-    max_purchase: float | None = None
-    next_reset_at: float | None = None
-    feature: Feature | None = None
-    breakdown: list[Breakdown] | None = None
-    rollovers: list[Rollover] | None = None
-
-
-@attrs.frozen(kw_only=True)
-class Flag:
-    """A boolean feature the customer has (check answers these instead of a balance)."""
-
-    id: str | None = None
-    feature_id: str | None = None
-    plan_id: str | None = None
-    expires_at: float | None = None
-    feature: Feature | None = None
 
 
 # --- preview (paywall information on a denied check) ---------------------------------
@@ -413,14 +301,3 @@ class BalancesTrackResponse:
     deductions: list[Deduction] | None = None
     queued: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
     replayed: bool = attrs.field(default=False, metadata=_CLIENT_SIDE)
-
-
-# Last, because ``_customer_models`` builds on ``Balance`` and ``Flag`` above.
-from ._customer_models import (  # noqa: E402
-    Customer,
-    CustomersDeleteResponse,
-    CustomersListResponse,
-    EntitiesDeleteResponse,
-    EntitiesListResponse,
-    Entity,
-)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
+import typing
 from typing import Any
 
 import attrs
@@ -60,6 +63,23 @@ class TestModuleSurface:
         assert setattr_method is not object.__setattr__
         with pytest.raises(TypeError):
             cls("positional")
+
+    @pytest.mark.parametrize("cls", _MODEL_CLASSES, ids=lambda c: c.__name__)
+    def test_type_hints_resolve_under_the_public_module(self, cls: type[Any]) -> None:
+        """Every model names ``autumn_async.models``; its hints resolve (the readers need them)."""
+        assert cls.__module__ == "autumn_async.models"
+        hints = typing.get_type_hints(cls)
+        assert set(hints) >= {field.name for field in attrs.fields(cls)}
+
+    def test_customer_models_resolve_when_imported_first(self) -> None:
+        """The customer models' hints resolve in a process that never imported ``models``."""
+        code = (
+            "import sys, typing\n"
+            "from autumn_async._customer_models import Customer, CustomersListResponse\n"
+            "assert 'autumn_async.models' not in sys.modules\n"
+            "typing.get_type_hints(Customer); typing.get_type_hints(CustomersListResponse)\n"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
     def test_instances_cannot_be_mutated(self) -> None:
         """Assigning to a field of a model raises ``FrozenInstanceError``."""
