@@ -36,8 +36,8 @@ if TYPE_CHECKING:
         ResponseValidationError,
         UsageError,
     )
+    from ._fleet._redis_spool import RedisSpool
     from ._http import AsyncTransport, MockTransport, Request, Response
-    from ._redis_spool import RedisSpool
     from ._retry import BackoffStrategy, RetryConfig
     from .models import (
         Balance,
@@ -91,7 +91,7 @@ _SOURCES: dict[str, str] = {
     "MockTransport": "._http",
     "Request": "._http",
     "Response": "._http",
-    "RedisSpool": "._redis_spool",
+    "RedisSpool": "._fleet._redis_spool",
     "BackoffStrategy": "._retry",
     "RetryConfig": "._retry",
     **dict.fromkeys(

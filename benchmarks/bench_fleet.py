@@ -39,7 +39,7 @@ SEED = {"features": [{"id": "messages", "type": "metered"}], "customers": [{"id"
 
 
 def _events(n: int) -> list[Any]:
-    from autumn_async.fleet._spool import SpooledEvent
+    from autumn_async._fleet._spool import SpooledEvent
 
     out = []
     now = time.time()
@@ -55,7 +55,7 @@ def _events(n: int) -> list[Any]:
 
 def _produce(args: argparse.Namespace) -> None:
     """One producer process: print {start, end, cpu} as JSON."""
-    from autumn_async._redis_spool import RedisSpool
+    from autumn_async._fleet._redis_spool import RedisSpool
 
     spool = RedisSpool(args.redis, max_backlog=10**9)
     events = _events(args.events)
@@ -187,7 +187,7 @@ def main() -> int:
     if args.role == "produce":
         _produce(args)
         return 0
-    from autumn_async.fleet._codec import account_fingerprint
+    from autumn_async._fleet._codec import account_fingerprint
     from autumn_emulator import DEFAULT_SECRET_KEY
     from tests.fleet.redis_server import RedisServer
 

@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _spool(args: argparse.Namespace, **options: Any) -> Any:
-    from autumn_async._redis_spool import RedisSpool  # noqa: PLC0415 (redis only when used)
+    from autumn_async._fleet._redis_spool import RedisSpool  # noqa: PLC0415 (redis only when used)
 
     return RedisSpool(args.redis, stream=args.stream, group=args.group, **options)
 
@@ -63,10 +63,9 @@ def _spool(args: argparse.Namespace, **options: Any) -> Any:
 async def _run(args: argparse.Namespace) -> int:
     from autumn_async._client import AsyncAutumn  # noqa: PLC0415
     from autumn_async._config import ENV_SECRET_KEY  # noqa: PLC0415
-
-    from ._codec import account_fingerprint  # noqa: PLC0415
-    from ._deliver import send_batch_track  # noqa: PLC0415
-    from ._worker import run_worker  # noqa: PLC0415
+    from autumn_async._fleet._codec import account_fingerprint  # noqa: PLC0415
+    from autumn_async._fleet._deliver import send_batch_track  # noqa: PLC0415
+    from autumn_async._fleet._worker import run_worker  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from autumn_async._redis_spool import RedisSpool
-from autumn_async.fleet._codec import account_fingerprint
-from autumn_async.fleet._spool import SpooledEvent
+from autumn_async._fleet._codec import account_fingerprint
+from autumn_async._fleet._redis_spool import RedisSpool
+from autumn_async._fleet._spool import SpooledEvent
 from autumn_emulator import EmulatorThread
 
 from .redis_server import RedisServer

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from autumn_async.fleet._claims import DEDUPE_WINDOW, Claims, redelivery_verdict
-from autumn_async.fleet._codec import SCHEMA_VERSION, encode_entry
-from autumn_async.fleet._spool import SpooledEvent
+from autumn_async._fleet._claims import DEDUPE_WINDOW, Claims, redelivery_verdict
+from autumn_async._fleet._codec import SCHEMA_VERSION, encode_entry
+from autumn_async._fleet._spool import SpooledEvent
 
 from .conftest import event
 

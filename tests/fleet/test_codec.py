@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from autumn_async import UsageError
-from autumn_async.fleet._codec import (
+from autumn_async._fleet._codec import (
     MAX_ENTRY_BYTES,
     MAX_EVENTS,
     MalformedEntryError,
@@ -17,8 +17,8 @@ from autumn_async.fleet._codec import (
     parse_autoclaim,
     split_burst,
 )
-from autumn_async.fleet._report import check_server
-from autumn_async.fleet._spool import SpooledEvent
+from autumn_async._fleet._report import check_server
+from autumn_async._fleet._spool import SpooledEvent
 
 from .conftest import event
 
@@ -116,7 +116,7 @@ def test_importing_the_packages_does_not_import_redis() -> None:
     import sys
 
     code = (
-        "import sys, autumn_async, autumn_sync, autumn_async.fleet\n"
+        "import sys, autumn_async, autumn_sync, autumn_async.fleet, autumn_async._fleet\n"
         "assert 'redis' not in sys.modules\n"
         "assert autumn_async.RedisSpool is autumn_sync.RedisSpool\n"
         "assert 'redis' in sys.modules\n"
@@ -126,7 +126,7 @@ def test_importing_the_packages_does_not_import_redis() -> None:
 
 def test_repr_hides_the_redis_password() -> None:
     """A RedisSpool's repr never shows the password in its URL."""
-    from autumn_async._redis_spool import RedisSpool
+    from autumn_async._fleet._redis_spool import RedisSpool
 
     spool = RedisSpool("redis://worker:s3cret-pass@redis.internal:6379/0")
     assert "s3cret" not in repr(spool)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from autumn_async._redis_spool import RedisSpool
-from autumn_async.fleet._claims import DEDUPE_WINDOW
+from autumn_async._fleet._claims import DEDUPE_WINDOW
+from autumn_async._fleet._redis_spool import RedisSpool
 
 from .conftest import ROOT, event, opened
 from .redis_server import RedisServer

@@ -14,7 +14,7 @@ from autumn_async import (
     OutcomeUnknownError,
     RateLimitError,
 )
-from autumn_async.fleet._deliver import deliver, send_batch_track
+from autumn_async._fleet._deliver import deliver, send_batch_track
 from autumn_emulator import EmulatorThread
 
 from .conftest import event

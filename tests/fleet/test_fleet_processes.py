@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autumn_async._redis_spool import RedisSpool
+from autumn_async._fleet._redis_spool import RedisSpool
 from autumn_emulator import EmulatorThread
 
 from .conftest import ROOT, SCRIPTS, account_of, assert_exactly_once, event, hand_over, opened

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from autumn_async._redis_spool import RedisSpool, SpoolFullError
-from autumn_async.fleet._spool import SpooledEvent
+from autumn_async._fleet._redis_spool import RedisSpool, SpoolFullError
+from autumn_async._fleet._spool import SpooledEvent
 
 from .conftest import event, opened
 from .redis_server import RedisServer

@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-from autumn_async._redis_spool import RedisSpool
-from autumn_async.fleet._spool import SpooledEvent
+from autumn_async._fleet._redis_spool import RedisSpool
+from autumn_async._fleet._spool import SpooledEvent
 
 
 def main() -> None:

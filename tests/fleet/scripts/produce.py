@@ -14,8 +14,8 @@ import threading
 import time
 import uuid
 
-from autumn_async._redis_spool import RedisSpool
-from autumn_async.fleet._spool import SpooledEvent
+from autumn_async._fleet._redis_spool import RedisSpool
+from autumn_async._fleet._spool import SpooledEvent
 
 
 def main() -> None:

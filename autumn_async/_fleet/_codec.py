@@ -11,7 +11,7 @@ A work entry in the stream ``{autumn}:usage`` is one producer burst::
 at most :data:`MAX_EVENTS` events and about :data:`MAX_ENTRY_BYTES` bytes. Three fields
 for a whole burst (rather than two per event) keep the producer's cost per event to a
 few byte copies. A dead letter in ``{autumn}:usage:dead`` is one event with its reason.
-Nothing here imports redis; :mod:`autumn_async._redis_spool` sends what this builds.
+Nothing here imports redis; :mod:`._redis_spool` sends what this builds.
 """
 
 from __future__ import annotations

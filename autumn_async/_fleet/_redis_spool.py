@@ -1,7 +1,7 @@
 """``RedisSpool``: the batcher's spool on a Redis stream, shared by a fleet of processes.
 
 The only module that imports ``redis`` (the ``[redis]`` extra). Producers append one
-entry per burst to ``{autumn}:usage`` (:mod:`.fleet._codec` has the format); delivery
+entry per burst to ``{autumn}:usage`` (:mod:`._codec` has the format); delivery
 workers read it through the consumer group ``autumn-delivery``, keep their claims alive
 with a heartbeat, and settle an entry (ack, delete, dead letters) in one server-side
 script once every event in it is settled. A worker that goes silent for ``lease``
@@ -34,11 +34,13 @@ import redis.backoff
 import redis.exceptions
 import redis.retry
 
-from ._errors import AutumnError, UsageError
-from ._fork import abandon
-from .fleet import _scripts
-from .fleet._claims import Claims, Held, RawEntry
-from .fleet._codec import (
+from autumn_async._errors import AutumnError, UsageError
+from autumn_async._fork import abandon
+from autumn_async._public import publish
+
+from . import _scripts
+from ._claims import Claims, Held, RawEntry
+from ._codec import (
     DeadLetter,
     Entry,
     parse_autoclaim,
@@ -46,9 +48,9 @@ from .fleet._codec import (
     parse_entries,
     put_args,
 )
-from .fleet._group_commit import GroupCommit
-from .fleet._report import build_status, check_server
-from .fleet._spool import SpooledEvent
+from ._group_commit import GroupCommit
+from ._report import build_status, check_server
+from ._spool import SpooledEvent
 
 __all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
 
@@ -623,8 +625,11 @@ _SCRIPT_TEXTS = {
 }
 
 
+publish(globals(), ("RedisSpool",))
+
+
 if TYPE_CHECKING:  # mypy proves RedisSpool fits the batcher's Spool protocol
-    from .fleet._spool import Spool
+    from ._spool import Spool
 
     def _fits(spool: RedisSpool) -> Spool:
         return spool
