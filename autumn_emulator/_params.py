@@ -82,7 +82,11 @@ class TrackParams:
     value: Decimal = Decimal(1)
     properties: dict[str, Any] | None = None
     idempotency_key: str | None = None
+    #: ``cap`` (default), ``overflow`` (deduct all of it, past the limits) or the
+    #: internal ``reject`` (``shared/api/balances/track/overageBehavior.ts``).
     overage_behavior: str = "cap"
+    #: When the usage happened, Unix ms (``trackTimestamp.ts``); ``None``: now.
+    timestamp: int | None = None
     #: ``async`` as sent; ``None`` means the version's default (spec §17.1).
     queue: bool | None = None
 
@@ -186,7 +190,31 @@ def parse_check(body: object) -> CheckParams:
     )
 
 
-def _track_fields(c: Checker) -> TrackParams | None:
+#: ``Number.MAX_SAFE_INTEGER``: zod's ``.safe()`` bound for the timestamp.
+_MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def _track_timestamp(c: Checker, now_ms: int) -> int | None:
+    # trackTimestamp.ts: UnixMsTimestampSchema (int, safe, >= 0) .positive(), refined to
+    # "timestamp cannot be in the future".
+    value = c.number("timestamp")
+    if value is None:
+        return None
+    field = f"{c.path}timestamp"
+    if value != value.to_integral_value():
+        c.problem(f"{field}: must be an integer (received {value})")
+    elif value <= 0:
+        c.problem(f"{field}: must be greater than 0")
+    elif value > _MAX_SAFE_INTEGER:
+        c.problem(f"{field}: must be a safe integer")
+    elif value > now_ms:
+        c.problem(f"{field}: timestamp cannot be in the future")
+    else:
+        return int(value)
+    return None
+
+
+def _track_fields(c: Checker, now_ms: int) -> TrackParams | None:
     customer_id = c.string("customer_id", required=True)
     feature_id = c.string("feature_id")
     event_name = c.string("event_name")
@@ -194,7 +222,8 @@ def _track_fields(c: Checker) -> TrackParams | None:
     value = c.number("value")
     properties = c.mapping("properties")
     idempotency_key = c.string("idempotency_key")
-    overage = c.choice("overage_behavior", ("cap", "reject"))
+    overage = c.choice("overage_behavior", ("cap", "overflow", "reject"))
+    timestamp = _track_timestamp(c, now_ms)
     queue = c.boolean("async")
     has_feature = c.body.get("feature_id") is not None
     if has_feature == (c.body.get("event_name") is not None):
@@ -211,20 +240,22 @@ def _track_fields(c: Checker) -> TrackParams | None:
         properties=properties,
         idempotency_key=idempotency_key,
         overage_behavior=overage or "cap",
+        timestamp=timestamp,
         queue=queue,
     )
 
 
-def parse_track(body: object) -> TrackParams:
-    """Validate a track body: exactly one of ``feature_id`` / ``event_name``."""
+def parse_track(body: object, now_ms: int) -> TrackParams:
+    """Validate a track body: exactly one of ``feature_id`` / ``event_name``; a
+    ``timestamp`` is checked against ``now_ms`` (the emulator's clock)."""
     c = Checker(body)
-    params = _track_fields(c)
+    params = _track_fields(c, now_ms)
     c.done()
     assert params is not None
     return params
 
 
-def parse_batch(body: object) -> list[TrackParams]:
+def parse_batch(body: object, now_ms: int) -> list[TrackParams]:
     """Validate a batch body: a JSON array of 1 to 1000 track objects, all or nothing."""
     if not isinstance(body, list):
         kind = "object" if isinstance(body, dict) else type(body).__name__
@@ -233,6 +264,8 @@ def parse_batch(body: object) -> list[TrackParams]:
     if not body or len(body) > MAX_BATCH:
         raise_errors([f"input: must contain between 1 and {MAX_BATCH} items"])
     errors: list[str] = []
-    items = [_track_fields(Checker(item, f"{index}.", errors)) for index, item in enumerate(body)]
+    items = [
+        _track_fields(Checker(item, f"{index}.", errors), now_ms) for index, item in enumerate(body)
+    ]
     raise_errors(errors)
     return [item for item in items if item is not None]

@@ -71,7 +71,7 @@ class EmulatorState(Store):
         version: tuple[int, int, int] = DEFAULT_VERSION,
     ) -> dict[str, Any]:
         """``POST /v1/balances.track``."""
-        params = parse_track(body)
+        params = parse_track(body, self.now())
         return track(self, params, env, auto_create=self._auto_create(version))
 
     def begin_track(
@@ -88,7 +88,7 @@ class EmulatorState(Store):
         ``async: true``, when it omits ``async`` at version 2.5 or later, or when
         ``force_queue`` stands for the server queueing on its own (aggregate cap).
         """
-        params = parse_track(body)
+        params = parse_track(body, self.now())
         queued = force_queue or bool(
             params.queue if params.queue is not None else version >= _ASYNC_TRACK_SINCE
         )
@@ -114,7 +114,7 @@ class EmulatorState(Store):
         version: tuple[int, int, int] = DEFAULT_VERSION,
     ) -> dict[str, Any]:
         """``POST /v1/balances.batch_track``."""
-        items = parse_batch(body)
+        items = parse_batch(body, self.now())
         batch_track(self, items, env, auto_create=self._auto_create(version))
         return {"success": True}
 

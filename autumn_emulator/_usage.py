@@ -161,7 +161,10 @@ def apply_track(store: Store, params: TrackParams, features: list[Feature]) -> d
     plans = []
     for feature in features:
         targets = store.targets(feature, customer_id, entity_id)
-        changes, left = plan_deduction(targets, params.value)
+        # overageBehavior.ts: "overflow" deducts the full value, past the usage limits
+        # (the balance goes negative); "cap" stops at what the grants and overage allow.
+        overflow = params.overage_behavior == "overflow" and params.value > 0
+        changes, left = plan_deduction(targets, params.value, force=overflow)
         if params.overage_behavior == "reject" and left > 0:
             raise ApiError(
                 400,
@@ -187,16 +190,17 @@ def apply_track(store: Store, params: TrackParams, features: list[Feature]) -> d
                     "value": num(delta),
                 }
             )
-        store.record(
-            {
-                "customer_id": customer_id,
-                "feature_id": feature.id,
-                "entity_id": entity_id,
-                "value": num(params.value),
-                "idempotency_key": params.idempotency_key,
-                "properties": dict(params.properties or {}),
-            }
-        )
+        event: dict[str, Any] = {
+            "customer_id": customer_id,
+            "feature_id": feature.id,
+            "entity_id": entity_id,
+            "value": num(params.value),
+            "idempotency_key": params.idempotency_key,
+            "properties": dict(params.properties or {}),
+        }
+        if params.timestamp is not None:
+            event["timestamp"] = params.timestamp  # when the usage happened, as sent
+        store.record(event)
     response: dict[str, Any] = {"customer_id": customer_id}
     if entity_id is not None:
         response["entity_id"] = entity_id
