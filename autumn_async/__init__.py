@@ -13,9 +13,15 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._balances import AsyncBalances
-    from ._batcher import AsyncUsageBatcher
+    from ._batcher import (
+        AsyncUsageBatcher,
+        BatcherStats,
+        Spool,
+        SpooledEvent,
+        SpoolError,
+        UsageEvent,
+    )
     from ._client import AsyncAutumn
-    from ._coalesce import BatcherStats, UsageEvent
     from ._config import NOT_GIVEN, NotGiven, Timeout
     from ._errors import (
         APIConnectionError,
@@ -62,8 +68,11 @@ _SOURCES: dict[str, str] = {
     "AsyncAutumn": "._client",
     "AsyncBalances": "._balances",
     "AsyncUsageBatcher": "._batcher",
-    "BatcherStats": "._coalesce",
-    "UsageEvent": "._coalesce",
+    "BatcherStats": "._batcher",
+    "UsageEvent": "._batcher",
+    "Spool": "._batcher",
+    "SpooledEvent": "._batcher",
+    "SpoolError": "._batcher",
     "NOT_GIVEN": "._config",
     "NotGiven": "._config",
     "Timeout": "._config",
@@ -160,6 +169,9 @@ __all__ = [
     "ResponseValidationError",
     "RetryConfig",
     "Rollover",
+    "Spool",
+    "SpoolError",
+    "SpooledEvent",
     "Tier",
     "Timeout",
     "UsageError",

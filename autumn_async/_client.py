@@ -8,8 +8,8 @@ import os
 import ssl as _ssl
 import time
 import warnings
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ._checks import new_key
 from ._config import (
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._balances import AsyncBalances
-    from ._batcher import AsyncUsageBatcher
+    from ._batcher import AsyncUsageBatcher, Spool, UsageEvent
     from ._http import AsyncTransport
 
 __all__ = ["AsyncAutumn"]
@@ -163,16 +163,57 @@ class AsyncAutumn:
             self._balances = AsyncBalances(self)
         return self._balances
 
-    def batcher(self, **options: Any) -> AsyncUsageBatcher:
+    def batcher(
+        self,
+        *,
+        mode: Literal["batch_track", "track"] = "batch_track",
+        max_batch_size: int | None = None,
+        flush_interval: float = 1.0,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | NotGiven | None = NOT_GIVEN,
+        max_queue: int = 100_000,
+        overflow: Literal["block", "drop_newest", "drop_oldest"] = "block",
+        block_timeout: float | None = None,
+        max_attempts: int = 20,
+        coalesce: bool = False,
+        spool_path: str | os.PathLike[str] | None = None,
+        spool: Spool | None = None,
+        spool_lease: float = 30.0,
+        on_error: Callable[[UsageEvent, BaseException], object] | None = None,
+        on_drop: Callable[[UsageEvent, str], object] | None = None,
+        shutdown_timeout: float | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> AsyncUsageBatcher:
         """A usage batcher sending through this client (see :class:`AsyncUsageBatcher`).
 
-        Use it as ``async with autumn.batcher(...) as batcher:`` and close it before the
-        client: it registers nothing global, so what it holds is delivered only by
-        ``flush()`` or closing (or, with ``spool_path``, by the next run).
+        Use it as ``async with autumn.batcher() as batcher:`` (or ``await aclose()``) and
+        close it before the client: closing delivers everything it holds; a batcher never
+        closed loses what it holds unless it has a spool.
         """
         from ._batcher import AsyncUsageBatcher  # noqa: PLC0415 (only workers need it)
 
-        return AsyncUsageBatcher(self, **options)
+        return AsyncUsageBatcher(
+            self,
+            mode=mode,
+            max_batch_size=max_batch_size,
+            flush_interval=flush_interval,
+            max_concurrency=max_concurrency,
+            max_requests_per_second=max_requests_per_second,
+            max_queue=max_queue,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            max_attempts=max_attempts,
+            coalesce=coalesce,
+            spool_path=spool_path,
+            spool=spool,
+            spool_lease=spool_lease,
+            on_error=on_error,
+            on_drop=on_drop,
+            shutdown_timeout=shutdown_timeout,
+            retries=retries,
+            timeout=timeout,
+        )
 
     @property
     def closed(self) -> bool:

@@ -7,10 +7,11 @@ docstrings, same exceptions (``tests/sync/test_parity.py`` keeps it so).
 
 from __future__ import annotations
 
+import os
 import ssl as _ssl
 import sys
-from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from autumn_async._balances import AsyncBalances, Timestamp
 from autumn_async._client import AsyncAutumn
@@ -27,6 +28,7 @@ from autumn_async._retry import RetryConfig
 from . import _portal
 
 if TYPE_CHECKING:
+    from autumn_async._batcher import Spool, UsageEvent
     from autumn_async._http import AsyncTransport
     from autumn_async.models import (
         BalancesCheckResponse,
@@ -189,12 +191,57 @@ class Autumn:
         """The ``AsyncAutumn`` this client drives (for code that mixes both styles)."""
         return self._async
 
-    def batcher(self, **options: Any) -> UsageBatcher:
+    def batcher(
+        self,
+        *,
+        mode: Literal["batch_track", "track"] = "batch_track",
+        max_batch_size: int | None = None,
+        flush_interval: float = 1.0,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | NotGiven | None = NOT_GIVEN,
+        max_queue: int = 100_000,
+        overflow: Literal["block", "drop_newest", "drop_oldest"] = "block",
+        block_timeout: float | None = None,
+        max_attempts: int = 20,
+        coalesce: bool = False,
+        spool_path: str | os.PathLike[str] | None = None,
+        spool: Spool | None = None,
+        spool_lease: float = 30.0,
+        on_error: Callable[[UsageEvent, BaseException], object] | None = None,
+        on_drop: Callable[[UsageEvent, str], object] | None = None,
+        shutdown_timeout: float | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> UsageBatcher:
+        """A usage batcher sending through this client (see :class:`UsageBatcher`).
+
+        Call ``track`` from any thread. Use it as ``with autumn.batcher() as batcher:`` or
+        call ``close()``, which delivers everything it holds; one left open is closed at
+        interpreter exit within a few seconds (see the README).
+        """
         from ._batcher import UsageBatcher  # noqa: PLC0415 (only workers need it)
 
-        return UsageBatcher(self._async, **options)
-
-    batcher.__doc__ = AsyncAutumn.batcher.__doc__
+        return UsageBatcher(
+            self._async,
+            mode=mode,
+            max_batch_size=max_batch_size,
+            flush_interval=flush_interval,
+            max_concurrency=max_concurrency,
+            max_requests_per_second=max_requests_per_second,
+            max_queue=max_queue,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            max_attempts=max_attempts,
+            coalesce=coalesce,
+            spool_path=spool_path,
+            spool=spool,
+            spool_lease=spool_lease,
+            on_error=on_error,
+            on_drop=on_drop,
+            shutdown_timeout=shutdown_timeout,
+            retries=retries,
+            timeout=timeout,
+        )
 
     @property
     def closed(self) -> bool:

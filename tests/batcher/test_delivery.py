@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from autumn_async import AsyncAutumn, BadRequestError, NotFoundError
-from autumn_async._coalesce import UsageEvent
+from autumn_async._batcher import UsageEvent
 from autumn_emulator import Emulator
 
 from .conftest import GRANT, add_faults, summary
@@ -47,7 +47,9 @@ EXPECTED_SUM = sum(value_of(i) for i in range(N))
 @pytest.mark.parametrize(
     ("mode", "options"),
     [
-        ("track", {"max_concurrency": 16, "max_batch_size": 200}),
+        # timeout: a 409 for a key whose answer was lost is trusted one attempt timeout
+        # after that attempt started (it may still be running): keep that window short.
+        ("track", {"max_concurrency": 16, "max_batch_size": 200, "timeout": 1.0}),
         ("batch_track", {"max_concurrency": 4, "max_batch_size": 500}),
     ],
 )
@@ -76,7 +78,7 @@ async def test_batcher_level_retry_resends_under_the_same_keys(
     # Applied, then the answer lost, more times than the client retries: only the
     # batcher's resend (a 409 for our own key) can settle these.
     emu.set_fault("/v1/balances.track", "drop_after", count=12)
-    async with autumn.batcher(flush_interval=0.01) as batcher:
+    async with autumn.batcher(mode="track", flush_interval=0.01, timeout=1.0) as batcher:
         for _ in range(2):
             await batcher.track(customer_id="c1", feature_id="messages", value=5)
         await batcher.flush()
@@ -91,7 +93,9 @@ async def test_coalescing_sums_counter_events_into_few_requests(
 ) -> None:
     """10,000 ``+1`` events on one key reach Autumn in far fewer requests, exactly summed."""
     add_faults(emu, "/v1/balances.track")
-    async with autumn.batcher(coalesce=True, max_batch_size=1000, flush_interval=0.01) as b:
+    async with autumn.batcher(
+        mode="track", coalesce=True, max_batch_size=1000, flush_interval=0.01, timeout=1.0
+    ) as b:
         for _ in range(N):
             await b.track(customer_id="c1", feature_id="messages")
         await b.flush()
@@ -151,7 +155,7 @@ async def test_duplicate_key_of_an_applied_event_counts_as_delivered(
     """A 409 duplicate for the event's own key means it was applied: delivered, not failed."""
     await autumn.balances.track(customer_id="c1", feature_id="messages", idempotency_key="k1")
     errors: list[object] = []
-    async with autumn.batcher(on_error=lambda e, x: errors.append(x)) as b:
+    async with autumn.batcher(mode="track", on_error=lambda e, x: errors.append(x)) as b:
         await b.track(customer_id="c1", feature_id="messages", idempotency_key="k1")
         await b.flush()
         assert (b.stats.delivered, b.stats.failed) == (1, 0)
