@@ -377,12 +377,13 @@ class AsyncUsageBatcher:
         old = self._loop
         if old is not None and old.is_running():
             raise UsageError("this batcher runs on another event loop; create one per loop")
-        self._bind(loop)
-        if old is not None:
-            self._take_back_from(old)
         spool = self._spool
         if spool is not None:
             await spool.open(_account_of(self._client))
+        self._bind(loop)
+        if old is not None:
+            self._take_back_from(old)
+        if spool is not None:
             await self._claim()  # what an earlier run left: flush() waits for it too
             self._reclaimer = loop.create_task(self._reclaim_forever())
 

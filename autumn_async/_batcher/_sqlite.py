@@ -158,7 +158,12 @@ class SQLiteSpool:
         self._opened = True
         waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._submit(self._open_op, waiter)
-        await waiter
+        try:
+            await waiter
+        except BaseException:
+            await self.close()
+            self._opened = False
+            raise
 
     def put_blocking(self, events: Sequence[SpooledEvent]) -> None:
         if not events:
@@ -415,9 +420,6 @@ class SQLiteSpool:
         except sqlite3.Error as exc:
             raise self._unusable(exc) from None
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL: a commit survives the process being killed, not a power loss.
-            conn.execute("PRAGMA synchronous=NORMAL")
             check = conn.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise SpoolError(
@@ -425,16 +427,9 @@ class SQLiteSpool:
                     "move it aside to start afresh, and keep it if its events matter",
                     path=self.path,
                 )
-            conn.execute("BEGIN IMMEDIATE")
+            # Checked before anything is written: a file that is not ours stays untouched.
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-            if not tables:
-                for statement in _SCHEMA:
-                    conn.execute(statement)
-                conn.executemany(
-                    "INSERT INTO autumn_spool_meta VALUES (?, ?)",
-                    [("format", _FORMAT), ("version", _VERSION)],
-                )
-            else:
+            if tables:
                 meta = {}
                 if "autumn_spool_meta" in tables:
                     meta = dict(conn.execute("SELECT name, value FROM autumn_spool_meta"))
@@ -446,6 +441,17 @@ class SQLiteSpool:
                         "the batcher a new spool_path",
                         path=self.path,
                     )
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL: a commit survives the process being killed, not a power loss.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("BEGIN IMMEDIATE")
+            if not conn.execute("SELECT name FROM sqlite_master").fetchall():
+                for statement in _SCHEMA:
+                    conn.execute(statement)
+                conn.executemany(
+                    "INSERT INTO autumn_spool_meta VALUES (?, ?)",
+                    [("format", _FORMAT), ("version", _VERSION)],
+                )
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             conn.close()
@@ -501,7 +507,9 @@ class SQLiteSpool:
                 with self._lock:
                     self._pending[:0] = moving  # still in the log: moved next time
                     self._move_due = self._move_due or bool(moving)
-                if str(error) != self._last_error:
+                if ops and not (moving or settle):
+                    pass  # the waiters get it
+                elif str(error) != self._last_error:
                     self._last_error = str(error)
                     logger.warning("usage batcher spool: %s", error)
                 if closing:
