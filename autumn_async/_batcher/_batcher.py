@@ -537,9 +537,11 @@ class AsyncUsageBatcher:
                 continue
             return False
 
-    def _progress(self) -> int:
+    def _progress(self) -> tuple[int, int]:
+        # A request starting or ending is progress too: a slow server is not a stalled one.
         stats = self._queue.stats()
-        return stats.delivered + stats.failed + stats.outcome_unknown + stats.dropped
+        settled = stats.delivered + stats.failed + stats.outcome_unknown + stats.dropped
+        return settled, self._dispatcher.activity
 
     async def _stop(self, bound: float | None) -> None:
         dispatcher, queue, reporter = self._dispatcher, self._queue, self._reporter

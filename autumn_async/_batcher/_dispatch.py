@@ -132,6 +132,8 @@ class Dispatcher:
         self.orphans: list[QueuedEvent] = []
         self._slots: asyncio.Semaphore | None = None
         self.generation = 0
+        #: Requests started plus requests finished: close's measure of progress.
+        self.activity = 0
         self._runner: asyncio.Task[None] | None = None
 
     # -- start, stop and wake-ups ------------------------------------------------------
@@ -256,6 +258,7 @@ class Dispatcher:
 
     def _spawn(self, coro: Any, events: list[QueuedEvent]) -> None:
         assert self.loop is not None
+        self.activity += 1
         task = self.loop.create_task(coro)
         self.tasks[task] = events
         task.add_done_callback(self._task_done)
@@ -264,6 +267,7 @@ class Dispatcher:
         events = self.tasks.pop(task, None)
         if events is None:
             return  # abandoned with a dead loop
+        self.activity += 1
         if self._slots is not None:
             self._slots.release()
         if task.cancelled():

@@ -172,7 +172,9 @@ async def test_events_of_another_account_are_left_in_place(
     spool = tmp_path / "spool.db"
     port = emu.url.rsplit(":", 1)[1]
     sandbox = AsyncAutumn(
-        secret_key=emu.secret_key, server_url=f"http://localhost:{port}", retry_config=INSTANT_RETRIES
+        secret_key=emu.secret_key,
+        server_url=f"http://localhost:{port}",
+        retry_config=INSTANT_RETRIES,
     )
     live = AsyncAutumn(secret_key=emu.secret_key, server_url=emu.url, retry_config=INSTANT_RETRIES)
     async with sandbox, live:

@@ -33,9 +33,7 @@ async def run_async(url: str, spool: str) -> None:
         print("ready", flush=True)
         i = 0
         while True:
-            await batcher.track(
-                customer_id="c1", feature_id="messages", idempotency_key=f"ack-{i}"
-            )
+            await batcher.track(customer_id="c1", feature_id="messages", idempotency_key=f"ack-{i}")
             sys.stdout.write(f"{i}\n")
             if i % 20 == 0:
                 sys.stdout.flush()
