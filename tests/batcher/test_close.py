@@ -88,7 +88,7 @@ async def test_autumn_5xx_in_track_mode_is_outcome_unknown(
 async def test_attempt_limit_ends_a_retry_storm_in_on_error(
     emu: Emulator, autumn: AsyncAutumn
 ) -> None:
-    """A server answering 429 with ``Retry-After: 0`` forever: ``max_attempts`` requests, then on_error."""
+    """429 with ``Retry-After: 0`` forever: ``max_attempts`` requests, then ``on_error``."""
     emu.set_fault("/v1/balances.track", "status", status=429, retry_after=0)
     errors: list[BaseException] = []
     async with autumn.batcher(
@@ -206,9 +206,11 @@ def test_option_typos_are_type_errors(typo: dict[str, Any]) -> None:
     client = AsyncAutumn(secret_key="am_sk_test", server_url="http://127.0.0.1:9")
     with pytest.raises(TypeError):
         client.batcher(**typo)
-    with Autumn(secret_key="am_sk_test", server_url="http://127.0.0.1:9") as sync:
-        with pytest.raises(TypeError):
-            sync.batcher(**typo)
+    with (
+        Autumn(secret_key="am_sk_test", server_url="http://127.0.0.1:9") as sync,
+        pytest.raises(TypeError),
+    ):
+        sync.batcher(**typo)
 
 
 def test_sync_batcher_documents_itself() -> None:
