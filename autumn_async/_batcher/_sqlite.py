@@ -57,8 +57,12 @@ _SCHEMA = (
     "CREATE TABLE dead (key TEXT PRIMARY KEY, account TEXT NOT NULL, body BLOB NOT NULL, "
     "created_at REAL NOT NULL, reason TEXT NOT NULL, failed_at REAL NOT NULL)",
 )
-_MOVE_EVERY = 0.05  # seconds between moves from the log into SQLite while events arrive
-_MOVE_AT = 20_000  # or sooner, once this many records wait in the log
+#: Seconds between log rotations while the log holds unsettled events.
+_CYCLE = 0.5
+#: Events still unsettled after this many seconds are moved into SQLite ...
+_MOVE_AGE = 10.0
+#: ... and so is the oldest excess past this many (memory held for the log).
+_KEEP_MAX = 20_000
 
 _MAGIC = b"\xa7AuS"
 _HEADER = struct.Struct("<4sII")  # magic, payload length, crc32 of the payload
@@ -126,12 +130,15 @@ class SQLiteSpool:
         self._lock = threading.Lock()  # the log writers' lock
         self._fds: list[int] = []
         self._active = 0
-        self._pending: list[SpooledEvent] = []
-        self._move_due = False
+        # Events put and neither settled nor moved into SQLite: only in a log, by key, with
+        # their record (copied into the next log at each rotation), oldest first.
+        self._pending: dict[str, tuple[SpooledEvent, bytes]] = {}
+        self._rotate_due = False
         self._cv = threading.Condition()  # the spool thread's work
         self._ops: collections.deque[tuple[_Op, _Waiter]] = collections.deque()
         self._settle: list[str] = []
         self._dead: dict[str, str] = {}
+        self._dead_rows: list[tuple[SpooledEvent, str]] = []
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._closing = False
@@ -169,18 +176,17 @@ class SQLiteSpool:
         if not events:
             return
         account = self._account.encode()
-        data = b"".join([_record(account, event) for event in events])
+        records = [(event, _record(account, event)) for event in events]
+        data = records[0][1] if len(records) == 1 else b"".join([r for _e, r in records])
         with self._lock:
             if not self._fds or self._closing:
                 raise SpoolError(f"the spool {self.path} is not open", path=self.path)
-            view = memoryview(data)
-            fd = self._fds[self._active]
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(self._fds[self._active], data)
             pending = self._pending
-            pending.extend(events)
-            wake = not self._move_due or len(pending) >= _MOVE_AT
-            self._move_due = True
+            for event, record in records:
+                pending[event.key] = (event, record)
+            wake = not self._rotate_due
+            self._rotate_due = True
         if wake:
             with self._cv:
                 self._cv.notify()
@@ -194,31 +200,57 @@ class SQLiteSpool:
         return result
 
     async def settle(self, keys: Collection[str], *, dead: Mapping[str, str] | None = None) -> None:
-        # Removal is lazy (the next move): a settled event found after a crash is only
+        # An event settled while only in the log never reaches SQLite: the next rotation
+        # leaves it behind. Removal is lazy: a settled event found after a crash is only
         # resent under its key, which Autumn answers as a duplicate.
-        with self._cv:
-            self._settle.extend(keys)
-            if dead:
-                self._dead.update(dead)
-            self._cv.notify()
+        in_sqlite: list[str] = []
+        dead_rows: list[tuple[SpooledEvent, str]] = []
+        with self._lock:
+            pending = self._pending
+            for key in keys:
+                entry = pending.pop(key, None)
+                if entry is None:
+                    in_sqlite.append(key)
+                elif dead and key in dead:
+                    dead_rows.append((entry[0], dead[key]))
+        if in_sqlite or dead_rows:
+            with self._cv:
+                self._settle.extend(in_sqlite)
+                if dead:
+                    self._dead.update({key: dead[key] for key in in_sqlite if key in dead})
+                self._dead_rows.extend(dead_rows)
+                self._cv.notify()
 
     async def release(self, keys: Collection[str]) -> None:
-        owner, params = self.owner, [(key,) for key in keys]
+        owner, account = self.owner, self._account
+        with self._lock:  # those only in the log go to SQLite, unleased
+            released = [self._pending.pop(key) for key in keys if key in self._pending]
 
         def op(conn: sqlite3.Connection) -> None:
             conn.executemany(
+                "INSERT OR IGNORE INTO events (key, account, body, created_at, owner, "
+                "lease_until) VALUES (?, ?, ?, ?, NULL, 0)",
+                [(e.key, account, e.body, e.created_at) for e, _r in released],
+            )
+            conn.executemany(
                 "UPDATE events SET owner = NULL, lease_until = 0 WHERE key = ? AND owner = ?",
-                [(key, owner) for (key,) in params],
+                [(key, owner) for key in keys],
             )
 
-        await self._call(op)
+        try:
+            await self._call(op)
+        except BaseException:
+            with self._lock:
+                self._pending = {e.key: (e, r) for e, r in released} | self._pending
+            raise
 
     async def backlog(self) -> int:
         def op(conn: sqlite3.Connection) -> int:
             row = conn.execute(
                 "SELECT COUNT(*) FROM events WHERE account = ?", (self._account,)
             ).fetchone()
-            return int(row[0])
+            with self._lock:
+                return int(row[0]) + len(self._pending)
 
         count: int = await self._call(op)
         return count
@@ -474,9 +506,9 @@ class SQLiteSpool:
         conn: sqlite3.Connection | None = None
         while True:
             with self._cv:
-                while not (self._ops or self._settle or self._closing):
-                    if self._move_due:
-                        self._cv.wait(_MOVE_EVERY)
+                while not (self._ops or self._settle or self._dead_rows or self._closing):
+                    if self._rotate_due:
+                        self._cv.wait(_CYCLE)
                         break
                     left = next_beat - time.monotonic()
                     if left <= 0:
@@ -486,13 +518,9 @@ class SQLiteSpool:
                 self._ops.clear()
                 settle, self._settle = self._settle, []
                 dead, self._dead = self._dead, {}
+                dead_rows, self._dead_rows = self._dead_rows, []
                 closing = self._closing
-            with self._lock:
-                moving, self._pending = self._pending, []
-                self._move_due = False
-                old = self._active
-                if moving and len(self._fds) == 2:
-                    self._active = 1 - old
+            moving, rotated_from = self._rotate(closing=closing)
             beat = time.monotonic() >= next_beat
             if beat:
                 next_beat = time.monotonic() + beat_every
@@ -500,14 +528,26 @@ class SQLiteSpool:
             try:
                 if conn is None:
                     conn = self._conn = self._connect()
-                results = self._transaction(conn, moving, settle, dead, ops, beat=beat)
+                results = self._transaction(
+                    conn,
+                    moving=[e for e, _r in moving],
+                    settle=settle,
+                    dead=dead,
+                    dead_rows=dead_rows,
+                    ops=ops,
+                    beat=beat,
+                )
             except Exception as exc:  # noqa: BLE001 (handed to every waiter; the thread lives on)
                 error = exc if isinstance(exc, SpoolError) else self._wrap(exc)
                 results = [(waiter, None, error) for _op, waiter in ops]
-                with self._lock:
-                    self._pending[:0] = moving  # still in the log: moved next time
-                    self._move_due = self._move_due or bool(moving)
-                if ops and not (moving or settle):
+                with self._lock:  # still in a log: moved next time
+                    self._pending = {e.key: (e, r) for e, r in moving} | self._pending
+                    self._rotate_due = self._rotate_due or bool(moving)
+                with self._cv:
+                    self._settle[:0] = settle
+                    self._dead.update(dead)
+                    self._dead_rows[:0] = dead_rows
+                if ops and not (moving or settle or dead_rows):
                     pass  # the waiters get it
                 elif str(error) != self._last_error:
                     self._last_error = str(error)
@@ -516,9 +556,9 @@ class SQLiteSpool:
                     self._closing_failed = error
             else:
                 self._last_error = ""
-                if moving and len(self._fds) == 2:
+                if rotated_from is not None:
                     with contextlib.suppress(OSError):
-                        os.ftruncate(self._fds[old], 0)
+                        os.ftruncate(rotated_from, 0)
             _resolve_all(results)
             if closing:
                 with self._cv:
@@ -534,6 +574,42 @@ class SQLiteSpool:
                 _resolve_all([(w, None, None) for w in waiters])
                 return
 
+    def _rotate(self, *, closing: bool) -> tuple[list[tuple[SpooledEvent, bytes]], int | None]:
+        """Switch writers to the other log, carrying over what stays only in a log.
+
+        Returns the events to move into SQLite (unsettled for ``_MOVE_AGE`` seconds, the
+        oldest past ``_KEEP_MAX``, or all at close) and the descriptor of the log to empty
+        once they are committed (``None``: nothing to empty).
+        """
+        with self._lock:
+            fds = self._fds
+            if len(fds) != 2:
+                return [], None
+            pending = self._pending
+            self._rotate_due = False
+            if not pending:
+                # Everything ever written to the active log is settled or committed in
+                # SQLite (moves run on this thread, one at a time): empty it in place.
+                with contextlib.suppress(OSError):
+                    if os.fstat(fds[self._active]).st_size:
+                        os.ftruncate(fds[self._active], 0)
+                return [], None
+            old = self._active
+            self._active = new = 1 - old
+            items = list(pending.values())
+            limit = time.time() - _MOVE_AGE
+            excess = len(items) - _KEEP_MAX
+            n_move = len(items) if closing else 0
+            while n_move < len(items) and (n_move < excess or items[n_move][0].created_at < limit):
+                n_move += 1
+            moving, keep = items[:n_move], items[n_move:]
+            for event, _record in moving:
+                del pending[event.key]
+            if keep:
+                _write_all(fds[new], b"".join([record for _e, record in keep]))
+                self._rotate_due = True
+            return moving, fds[old]
+
     def _wrap(self, exc: Exception) -> SpoolError:
         if isinstance(exc, sqlite3.Error):
             return self._unusable(exc)
@@ -542,11 +618,12 @@ class SQLiteSpool:
     def _transaction(
         self,
         conn: sqlite3.Connection,
+        *,
         moving: list[SpooledEvent],
         settle: list[str],
         dead: dict[str, str],
+        dead_rows: list[tuple[SpooledEvent, str]],
         ops: list[tuple[_Op, _Waiter]],
-        *,
         beat: bool,
     ) -> list[tuple[_Waiter, Any, BaseException | None]]:
         results: list[tuple[_Waiter, Any, BaseException | None]] = []
@@ -563,6 +640,12 @@ class SQLiteSpool:
                         for e in moving
                         if e.key not in gone or e.key in dead
                     ],
+                )
+            if dead_rows:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dead (key, account, body, created_at, reason, "
+                    "failed_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    [(e.key, account, e.body, e.created_at, why, now) for e, why in dead_rows],
                 )
             if dead:
                 conn.executemany(
@@ -596,6 +679,12 @@ class SQLiteSpool:
             raise
         self._finish_recovery(committed=True)
         return results
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _resolve_all(results: list[tuple[_Waiter, Any, BaseException | None]]) -> None:

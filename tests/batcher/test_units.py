@@ -160,7 +160,7 @@ async def test_torn_and_corrupt_log_records_are_skipped(
     await dead.open(ACCOUNT)
     dead._lock.acquire()  # keep the spool thread from moving the log into SQLite
     try:
-        dead._pending = []
+        dead._pending = {}
         for key in ("k0", "k1", "k2", "k3"):
             os.write(dead._fds[0], _record(ACCOUNT.encode(), spooled(key)[0]))
         os.write(dead._fds[0], _record(ACCOUNT.encode(), spooled("torn")[0])[:-3])
