@@ -24,7 +24,6 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
-import fcntl
 import glob
 import logging
 import os
@@ -38,6 +37,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from autumn_async._fork import abandon
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no spool (the batcher works without one)
+    fcntl = None  # type: ignore[assignment]
 
 from ._spool import SpooledEvent, SpoolError
 
@@ -283,6 +287,8 @@ class SQLiteSpool:
     # -- logs --------------------------------------------------------------------------
 
     def _open_logs(self) -> None:
+        if fcntl is None:
+            raise SpoolError("the SQLite spool needs a POSIX system (flock)", path=self.path)
         fds = []
         try:
             for n in (0, 1):
