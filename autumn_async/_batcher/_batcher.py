@@ -237,6 +237,7 @@ class AsyncUsageBatcher:
         self._backlog = False
         self._closing = self._closed = False
         self._closed_event: asyncio.Event | None = None
+        self._starting: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
         return f"AsyncUsageBatcher(mode={self.mode!r}, stats={self.stats!r})"
@@ -372,6 +373,21 @@ class AsyncUsageBatcher:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
+        starting = self._starting
+        if starting is not None and starting.get_loop() is loop:
+            await asyncio.shield(starting)  # many first track() calls at once: one start
+            return
+        self._starting = starting = loop.create_future()
+        try:
+            await self._start_on(loop)
+        except BaseException as exc:
+            starting.set_exception(exc)
+            starting.exception()  # retrieved: the waiters re-raise it
+            self._starting = None
+            raise
+        starting.set_result(None)
+
+    async def _start_on(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._closing:
             raise UsageError("this batcher is closed; create a new one")
         old = self._loop

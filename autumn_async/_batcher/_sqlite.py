@@ -26,6 +26,7 @@ import concurrent.futures
 import contextlib
 import glob
 import logging
+import mmap
 import os
 import sqlite3
 import struct
@@ -90,6 +91,8 @@ def read_log(data: bytes) -> tuple[list[tuple[str, SpooledEvent]], int]:
     pos, end = 0, len(data)
     while pos < end:
         if end - pos < _HEADER.size or data[pos : pos + 4] != _MAGIC:
+            if _at_end(data, pos):
+                break
             bad += 1
             pos = _resync(data, pos + 1)
             continue
@@ -111,9 +114,56 @@ def read_log(data: bytes) -> tuple[list[tuple[str, SpooledEvent]], int]:
     return out, bad
 
 
+def _at_end(data: bytes, pos: int) -> bool:
+    # A log is mapped at a larger size than it holds: what follows the last record is zeros.
+    return not data[pos : pos + 4096].strip(b"\0") and not data[pos:].strip(b"\0")
+
+
 def _resync(data: bytes, start: int) -> int:
     found = data.find(_MAGIC, start)
     return len(data) if found < 0 else found
+
+
+class _Log:
+    """One append-only log file, memory-mapped: an append is a copy, not a system call.
+
+    A copy into a shared mapping is in the page cache when it completes, so it survives
+    the process being killed like a ``write`` does, without releasing the GIL (a system
+    call per event let other threads in and made a tracking loop wait for them).
+    """
+
+    INITIAL = 4 << 20
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            os.ftruncate(self.fd, self.INITIAL)
+            self.map = mmap.mmap(self.fd, self.INITIAL)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.used = 0
+
+    def append(self, data: bytes) -> None:
+        end = self.used + len(data)
+        if end > len(self.map):
+            self.map.resize(max(end, 2 * len(self.map)))
+        self.map[self.used : end] = data
+        self.used = end
+
+    def clear(self) -> None:
+        """Empty the file (nobody may touch the mapping meanwhile)."""
+        if self.used:
+            size = len(self.map)
+            os.ftruncate(self.fd, 0)  # drops the pages: stale records cannot come back
+            os.ftruncate(self.fd, size)
+            self.used = 0
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError, BufferError):
+            self.map.close()
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
 
 
 class SQLiteSpool:
@@ -132,7 +182,7 @@ class SQLiteSpool:
     def _fresh(self) -> None:
         self.owner = uuid.uuid4().hex[:16]
         self._lock = threading.Lock()  # the log writers' lock
-        self._fds: list[int] = []
+        self._logs: list[_Log] = []
         self._active = 0
         # Events put and neither settled nor moved into SQLite: only in a log, by key, with
         # their record (copied into the next log at each rotation), oldest first.
@@ -183,9 +233,9 @@ class SQLiteSpool:
         records = [(event, _record(account, event)) for event in events]
         data = records[0][1] if len(records) == 1 else b"".join([r for _e, r in records])
         with self._lock:
-            if not self._fds or self._closing:
+            if not self._logs or self._closing:
                 raise SpoolError(f"the spool {self.path} is not open", path=self.path)
-            _write_all(self._fds[self._active], data)
+            self._logs[self._active].append(data)
             pending = self._pending
             for event, record in records:
                 pending[event.key] = (event, record)
@@ -279,9 +329,8 @@ class SQLiteSpool:
         # closed; the inherited log descriptors are closed so the parent's lock dies with it.
         if self._conn is not None:
             abandon(self._conn)
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for log in self._logs:
+            log.close()
         self._fresh()
 
     # -- logs --------------------------------------------------------------------------
@@ -289,32 +338,30 @@ class SQLiteSpool:
     def _open_logs(self) -> None:
         if fcntl is None:
             raise SpoolError("the SQLite spool needs a POSIX system (flock)", path=self.path)
-        fds = []
+        logs: list[_Log] = []
         try:
             for n in (0, 1):
-                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-                fds.append(os.open(self._log_path(self.owner, n), flags, 0o600))
-            fcntl.flock(fds[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+                logs.append(_Log(self._log_path(self.owner, n)))
+            fcntl.flock(logs[0].fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            for fd in fds:
-                os.close(fd)
+            for log in logs:
+                log.close()
             raise SpoolError(
                 f"cannot write the spool's log beside {self.path}: {exc.strerror}; check that "
                 "its directory exists and is writable",
                 path=self.path,
             ) from None
-        self._fds = fds
+        self._logs = logs
 
     def _close_logs(self, *, remove: bool) -> None:
         with self._lock:
-            fds, self._fds = self._fds, []
-        if remove and fds:
+            logs, self._logs = self._logs, []
+        if remove and logs:
             for n in (0, 1):
                 with contextlib.suppress(OSError):
                     os.unlink(self._log_path(self.owner, n))
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        for log in logs:
+            log.close()
 
     def _recover_dead_logs(self, conn: sqlite3.Connection) -> None:
         """Move the logs of owners that died into SQLite, unleased, and remove them."""
@@ -564,7 +611,7 @@ class SQLiteSpool:
                 self._last_error = ""
                 if rotated_from is not None:
                     with contextlib.suppress(OSError):
-                        os.ftruncate(rotated_from, 0)
+                        rotated_from.clear()
             _resolve_all(results)
             if closing:
                 with self._cv:
@@ -580,16 +627,16 @@ class SQLiteSpool:
                 _resolve_all([(w, None, None) for w in waiters])
                 return
 
-    def _rotate(self, *, closing: bool) -> tuple[list[tuple[SpooledEvent, bytes]], int | None]:
+    def _rotate(self, *, closing: bool) -> tuple[list[tuple[SpooledEvent, bytes]], _Log | None]:
         """Switch writers to the other log, carrying over what stays only in a log.
 
         Returns the events to move into SQLite (unsettled for ``_MOVE_AGE`` seconds, the
-        oldest past ``_KEEP_MAX``, or all at close) and the descriptor of the log to empty
+        oldest past ``_KEEP_MAX``, or all at close) and the log to empty
         once they are committed (``None``: nothing to empty).
         """
         with self._lock:
-            fds = self._fds
-            if len(fds) != 2:
+            logs = self._logs
+            if len(logs) != 2:
                 return [], None
             pending = self._pending
             self._rotate_due = False
@@ -597,8 +644,7 @@ class SQLiteSpool:
                 # Everything ever written to the active log is settled or committed in
                 # SQLite (moves run on this thread, one at a time): empty it in place.
                 with contextlib.suppress(OSError):
-                    if os.fstat(fds[self._active]).st_size:
-                        os.ftruncate(fds[self._active], 0)
+                    logs[self._active].clear()
                 return [], None
             old = self._active
             self._active = new = 1 - old
@@ -612,9 +658,9 @@ class SQLiteSpool:
             for event, _record in moving:
                 del pending[event.key]
             if keep:
-                _write_all(fds[new], b"".join([record for _e, record in keep]))
+                logs[new].append(b"".join([record for _e, record in keep]))
                 self._rotate_due = True
-            return moving, fds[old]
+            return moving, logs[old]
 
     def _wrap(self, exc: Exception) -> SpoolError:
         if isinstance(exc, sqlite3.Error):
@@ -685,12 +731,6 @@ class SQLiteSpool:
             raise
         self._finish_recovery(committed=True)
         return results
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _resolve_all(results: list[tuple[_Waiter, Any, BaseException | None]]) -> None:

@@ -253,3 +253,16 @@ async def test_unencodable_properties_are_refused_and_give_the_slot_back(
         await b.track(customer_id="c1", feature_id="messages", properties={"ok": 1})
         await b.flush()
         assert (b.stats.enqueued, b.stats.delivered, b.stats.dropped) == (1, 1, 0)
+
+
+async def test_many_first_track_calls_at_once_start_the_batcher_once(
+    emu: Emulator, autumn: AsyncAutumn, tmp_path: Path
+) -> None:
+    """200 concurrent first ``track()`` calls while the spool opens: one start, all delivered."""
+    batcher = autumn.batcher(spool_path=tmp_path / "s.db", flush_interval=0.01)
+    await asyncio.gather(
+        *(batcher.track(customer_id="c1", feature_id="messages") for _ in range(200))
+    )
+    await batcher.aclose()
+    assert (batcher.stats.enqueued, batcher.stats.delivered) == (200, 200)
+    assert summary(emu.ledger()) == (200, 200, 200)

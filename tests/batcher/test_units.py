@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import glob
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -162,8 +161,8 @@ async def test_torn_and_corrupt_log_records_are_skipped(
     try:
         dead._pending = {}
         for key in ("k0", "k1", "k2", "k3"):
-            os.write(dead._fds[0], _record(ACCOUNT.encode(), spooled(key)[0]))
-        os.write(dead._fds[0], _record(ACCOUNT.encode(), spooled("torn")[0])[:-3])
+            dead._logs[0].append(_record(ACCOUNT.encode(), spooled(key)[0]))
+        dead._logs[0].append(_record(ACCOUNT.encode(), spooled("torn")[0])[:-3])
     finally:
         dead._lock.release()
     dead._close_logs(remove=False)
