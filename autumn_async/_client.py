@@ -185,11 +185,11 @@ class AsyncAutumn:
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> AsyncUsageBatcher:
-        """A usage batcher sending through this client (see :class:`AsyncUsageBatcher`).
+        """A usage batcher sending through this client (options: see the README).
 
-        Use it as ``async with autumn.batcher() as batcher:`` (or ``await aclose()``) and
-        close it before the client: closing delivers everything it holds; a batcher never
-        closed loses what it holds unless it has a spool.
+        Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
+        closing returns once every event it holds is delivered or settled for good. A
+        misspelt option is a ``TypeError``.
         """
         from ._batcher import AsyncUsageBatcher  # noqa: PLC0415 (only workers need it)
 

@@ -213,11 +213,11 @@ class Autumn:
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> UsageBatcher:
-        """A usage batcher sending through this client (see :class:`UsageBatcher`).
+        """A usage batcher sending through this client (options: see the README).
 
-        Call ``track`` from any thread. Use it as ``with autumn.batcher() as batcher:`` or
-        call ``close()``, which delivers everything it holds; one left open is closed at
-        interpreter exit within a few seconds (see the README).
+        Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
+        closing returns once every event it holds is delivered or settled for good. A
+        misspelt option is a ``TypeError``.
         """
         from ._batcher import UsageBatcher  # noqa: PLC0415 (only workers need it)
 
