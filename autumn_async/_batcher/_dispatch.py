@@ -332,51 +332,64 @@ class Dispatcher:
         return is_retryable(error, replay_safe=True, config=self.retries)
 
     def _failed(self, events: list[QueuedEvent], error: AutumnError, started: float) -> None:
+        verdict, wait = self._decide(events, error, started)
+        if verdict == "delivered":
+            self.reporter.delivered(events)  # our key was applied, and is finished
+        elif verdict == "unknown":
+            self.reporter.unknown(events, error)
+        elif verdict == "failed":
+            self.reporter.failed(events, error)
+        elif self.stopping:
+            self.queue.hold(events)
+            self.orphans.extend(events)  # close decides: spool, drop or unknown
+        else:
+            self._park(events, wait, error, count=verdict == "retry")
+
+    def _decide(
+        self, events: list[QueuedEvent], error: AutumnError, started: float
+    ) -> tuple[Literal["retry", "ask_again", "delivered", "unknown", "failed"], float]:
+        """The one retry policy, applied to a delivery that ``error`` ended.
+
+        Every decision the batcher takes about a failure is here, from ``_retry``'s
+        functions: ``("retry", wait)`` resend after ``wait``; ``("ask_again", wait)`` a 409
+        that cannot be trusted yet (not counted as an attempt); ``"delivered"`` (a trusted
+        409); ``"unknown"`` (may have been applied, never resent); ``"failed"`` (never
+        applied, refused or out of attempts). ``batch_track`` resends are safe whatever
+        the answer (Autumn's worker claims each item's key), so only ``track`` mode treats
+        an Autumn 5xx as "may have been applied, do not resend".
+        """
         now = time.monotonic()
         if _maybe_applied(error):
             for event in events:
                 if event.maybe_applied_at is None:
                     event.maybe_applied_at = started
+        maybe_applied = any(event.maybe_applied_at is not None for event in events)
         if _duplicate(error) and self.mode == "track":
-            event = events[0]
-            since = event.maybe_applied_at
+            since = events[0].maybe_applied_at
             if since is None or now - since >= self.attempt_time:
-                self.reporter.delivered(events)  # our key was applied, and is finished
-                return
+                return "delivered", 0.0
             # An earlier attempt may still be running and fail: ask again once it cannot.
-            self._park(events, since + self.attempt_time - now + 0.001, error, count=False)
-            return
+            return "ask_again", since + self.attempt_time - now + 0.001
         if self.mode == "track" and _autumn_5xx(error):
-            self.reporter.unknown(events, error)
-            return
+            return "unknown", 0.0
         retryable = self._retryable(error) or (
             self.mode == "batch_track"
             and isinstance(error, InternalServerError)
             and error.code != "invalid_inputs"
         )
-        if not retryable:
-            if any(event.maybe_applied_at is not None for event in events):
-                self.reporter.unknown(events, error)
-            else:
-                self.reporter.failed(events, error)
-            return
-        first = events[0]
-        if first.retry is None:
-            first.retry = RetryState(self.retries)
-        state: RetryState = first.retry
-        state.attempts = max(event.attempts for event in events) + 1
-        wait = None if self.stopping else _next_wait(state, error)
-        if wait is None:
-            if self.stopping:
-                self.queue.hold(events)
-                self.orphans.extend(events)  # close decides: spool, drop or unknown
-                return
-            if any(event.maybe_applied_at is not None for event in events):
-                self.reporter.unknown(events, error)
-            else:
-                self.reporter.failed(events, error)
-            return
-        self._park(events, wait, error, count=True)
+        wait = None
+        if retryable and not self.stopping:
+            first = events[0]
+            if first.retry is None:
+                first.retry = RetryState(self.retries)
+            state: RetryState = first.retry
+            state.attempts = max(event.attempts for event in events) + 1
+            wait = state.next_wait(error, replay_safe=True)
+        if wait is not None:
+            return "retry", wait
+        if retryable and self.stopping:
+            return "retry", 0.0  # close decides what becomes of it
+        return ("unknown" if maybe_applied else "failed"), 0.0
 
     def _park(
         self, events: list[QueuedEvent], wait: float, error: AutumnError, *, count: bool
@@ -406,8 +419,3 @@ class Dispatcher:
     def _unpark(self, token: object) -> None:
         _handle, events = self.parked.pop(token)
         self.queue.unpark(events)
-
-
-def _next_wait(state: RetryState, error: AutumnError) -> float | None:
-    # The one retry policy decides: whether, and how long to wait.
-    return state.next_wait(error, replay_safe=True)
