@@ -10,8 +10,10 @@ the spool, flush, and close.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -396,9 +398,9 @@ class AsyncUsageBatcher:
         spool = self._spool
         if spool is not None:
             await spool.open(_account_of(self._client))
-        self._bind(loop)
         if old is not None:
             self._take_back_from(old)
+        self._bind(loop)
         if spool is not None:
             await self._claim()  # what an earlier run left: flush() waits for it too
             self._reclaimer = loop.create_task(self._reclaim_forever())
@@ -636,6 +638,32 @@ class AsyncUsageBatcher:
 def _after_fork_in_child() -> None:
     for batcher in list(_live):
         batcher._after_fork_in_child()
+
+
+#: What an async batcher left open may take at interpreter exit, in seconds.
+EXIT_BUDGET = 4.0
+
+
+def _close_unclosed_at_exit() -> None:
+    """Interpreter exit: an async batcher whose loop has ended delivers what it holds.
+
+    Its events go out on a fresh loop within :data:`EXIT_BUDGET` seconds; what is left
+    then is reported (``on_drop`` / ``on_error``) or stays in the spool. A batcher whose
+    loop still runs (the sync client's) is closed by its owner.
+    """
+    for batcher in list(_live):
+        loop = batcher._loop
+        if loop is None or batcher._closed or batcher._closing or loop.is_running():
+            continue
+        try:
+            asyncio.run(batcher._aclose(batcher.shutdown_timeout, total=EXIT_BUDGET))
+        except Exception:
+            logging.getLogger("autumn").warning(
+                "usage batcher: closing at interpreter exit failed", exc_info=True
+            )
+
+
+atexit.register(_close_unclosed_at_exit)
 
 
 if hasattr(os, "register_at_fork"):  # POSIX only

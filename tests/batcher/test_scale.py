@@ -90,3 +90,20 @@ async def test_short_limit_against_a_slow_server_drops_only_unsent_events(
     assert adds_up(stats)
     assert stats.enqueued == 500
     assert stats.queued == stats.in_flight == 0
+
+
+def test_async_batcher_left_open_delivers_at_exit(emu_thread: EmulatorThread) -> None:
+    """An async batcher never closed, its loop ended: interpreter exit delivers its events."""
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "async_exit_without_close.py"), emu_thread.url, "1500"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["tracked", "1500", "delivered", "0"]
+    keys = collections.Counter(event["idempotency_key"] for event in emu_thread.ledger())
+    assert len(keys) == 1500
+    assert set(keys.values()) == {1}
