@@ -13,9 +13,15 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from ._balances import AsyncBalances
-    from ._batcher import AsyncUsageBatcher
+    from ._batcher import (
+        AsyncUsageBatcher,
+        BatcherStats,
+        Spool,
+        SpooledEvent,
+        SpoolError,
+        UsageEvent,
+    )
     from ._client import AsyncAutumn
-    from ._coalesce import BatcherStats, UsageEvent
     from ._config import NOT_GIVEN, NotGiven, Timeout
     from ._customers import AsyncCustomers
     from ._entities import AsyncEntities
@@ -82,8 +88,11 @@ _SOURCES: dict[str, str] = {
     "AsyncCustomers": "._customers",
     "AsyncEntities": "._entities",
     "AsyncUsageBatcher": "._batcher",
-    "BatcherStats": "._coalesce",
-    "UsageEvent": "._coalesce",
+    "BatcherStats": "._batcher",
+    "UsageEvent": "._batcher",
+    "Spool": "._batcher",
+    "SpooledEvent": "._batcher",
+    "SpoolError": "._batcher",
     "NOT_GIVEN": "._config",
     "NotGiven": "._config",
     "Timeout": "._config",
@@ -216,6 +225,9 @@ __all__ = [
     "RetryConfig",
     "Rollover",
     "RolloverConfig",
+    "Spool",
+    "SpoolError",
+    "SpooledEvent",
     "Tier",
     "Timeout",
     "UsageError",

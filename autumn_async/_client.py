@@ -7,14 +7,18 @@ builds from its options; the resources and the batcher are given the pipeline.
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl as _ssl
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._config import (
     DEFAULT_API_VERSION,
     DEFAULT_KEEPALIVE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
+    NOT_GIVEN,
+    NotGiven,
     Timeout,
 )
 from ._options import ClientOptions, SecretKey
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._balances import AsyncBalances
-    from ._batcher import AsyncUsageBatcher
+    from ._batcher import AsyncUsageBatcher, Spool, UsageEvent
     from ._customers import AsyncCustomers
     from ._entities import AsyncEntities
     from ._http import AsyncTransport
@@ -181,6 +185,17 @@ class AsyncAutumn:
         """Whether a plain ``http://`` server other than this machine was allowed."""
         return self._options.allow_insecure_http
 
+    @property
+    def account_fingerprint(self) -> str:
+        """A stable hash of ``server_url`` and the secret key that reveals nothing of the key.
+
+        Spools tag every event with it, so that events accepted for one account are never
+        sent with another's key (a sandbox spool read by a live worker stays put).
+        """
+        from ._batcher._spool import account_fingerprint  # noqa: PLC0415 (workers only)
+
+        return account_fingerprint(self.server_url, self.__secret_key)
+
     # -- public surface ----------------------------------------------------------------
 
     @property
@@ -210,16 +225,57 @@ class AsyncAutumn:
             self._entities = AsyncEntities(self._pipeline, api_version=self.x_api_version)
         return self._entities
 
-    def batcher(self, **options: Any) -> AsyncUsageBatcher:
-        """A usage batcher sending through this client (see :class:`AsyncUsageBatcher`).
+    def batcher(
+        self,
+        *,
+        mode: Literal["batch_track", "track"] = "batch_track",
+        max_batch_size: int | None = None,
+        flush_interval: float = 1.0,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | NotGiven | None = NOT_GIVEN,
+        max_queue: int = 100_000,
+        overflow: Literal["block", "drop_newest", "drop_oldest"] = "block",
+        block_timeout: float | None = None,
+        max_attempts: int = 20,
+        coalesce: bool = False,
+        spool_path: str | os.PathLike[str] | None = None,
+        spool: Spool | None = None,
+        spool_lease: float = 30.0,
+        on_error: Callable[[UsageEvent, BaseException], object] | None = None,
+        on_drop: Callable[[UsageEvent, str], object] | None = None,
+        shutdown_timeout: float | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> AsyncUsageBatcher:
+        """A usage batcher sending through this client (options: see the README).
 
-        Use it as ``async with autumn.batcher(...) as batcher:`` and close it before the
-        client: it registers nothing global, so what it holds is delivered only by
-        ``flush()`` or closing (or, with ``spool_path``, by the next run).
+        Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
+        closing returns once every event it holds is delivered or settled for good. A
+        misspelt option is a ``TypeError``.
         """
         from ._batcher import AsyncUsageBatcher  # noqa: PLC0415 (only workers need it)
 
-        return AsyncUsageBatcher(self, **options)
+        return AsyncUsageBatcher(
+            self,
+            mode=mode,
+            max_batch_size=max_batch_size,
+            flush_interval=flush_interval,
+            max_concurrency=max_concurrency,
+            max_requests_per_second=max_requests_per_second,
+            max_queue=max_queue,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            max_attempts=max_attempts,
+            coalesce=coalesce,
+            spool_path=spool_path,
+            spool=spool,
+            spool_lease=spool_lease,
+            on_error=on_error,
+            on_drop=on_drop,
+            shutdown_timeout=shutdown_timeout,
+            retries=retries,
+            timeout=timeout,
+        )
 
     @property
     def closed(self) -> bool:

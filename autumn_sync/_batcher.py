@@ -3,43 +3,93 @@
 Delivery runs on the sync shim's private event loop. ``track`` does not go there: it
 validates and enqueues in the caller's thread (the queue is thread-safe) and returns,
 so a request thread pays microseconds per event, not a loop round trip. With a spool,
-the caller's thread also waits for the event's commit, which is the durability promise.
-An un-closed batcher is drained at interpreter exit, within ``shutdown_timeout``.
+the caller's thread also appends the event to the spool's log: durable on return.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from autumn_async._batcher import AsyncUsageBatcher
-from autumn_async._coalesce import BatcherStats
+from autumn_async._batcher import AsyncUsageBatcher, BatcherStats, Spool
+from autumn_async._batcher._batcher import DEFAULT_MAX_ATTEMPTS
+from autumn_async._batcher._dispatch import Mode
+from autumn_async._batcher._queue import Overflow
+from autumn_async._batcher._report import OnDrop, OnError
+from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._public import publish
 
 from . import _portal
 
 if TYPE_CHECKING:
-    from autumn_async import AsyncAutumn
+    from autumn_async import AsyncAutumn, RetryConfig
 
 __all__ = ["UsageBatcher"]
 
 #: Part of the portal's per-callback exit budget the drain may use (the rest stops it).
 _EXIT_SHARE = 0.8
+#: What a batcher left open may take at interpreter exit, in seconds.
+EXIT_BUDGET = _portal.SHUTDOWN_CALLBACK_TIMEOUT * _EXIT_SHARE
 
 
 class UsageBatcher:
     """Queue usage events from any thread and deliver them in the background.
 
-    Same options and guarantees as :class:`autumn_async.AsyncUsageBatcher` (get one with
-    ``autumn.batcher(**options)``). Use it as ``with`` or call :meth:`close`; a batcher
-    left open is flushed at interpreter exit within ``shutdown_timeout`` (at most the
-    sync shim's per-callback exit budget). After ``os.fork()`` the child's batcher starts
-    empty and delivers only the child's events.
+    Get one with ``autumn.batcher(...)`` (same options as
+    :class:`autumn_async.AsyncUsageBatcher`). Use it as ``with autumn.batcher() as b:``
+    or call :meth:`close`, which returns once every event is delivered or settled for
+    good, for as long as delivery makes progress. A batcher left open is closed at
+    interpreter exit within :data:`EXIT_BUDGET` seconds (4 s): what is left then is
+    reported to ``on_drop``/``on_error``, or stays in the spool. After ``os.fork()``
+    the child's batcher starts empty and delivers only the child's events.
     """
 
-    def __init__(self, client: AsyncAutumn, **options: Any) -> None:
-        self._batcher = batcher = AsyncUsageBatcher(client, **options)
+    def __init__(
+        self,
+        client: AsyncAutumn,
+        *,
+        mode: Mode = "batch_track",
+        max_batch_size: int | None = None,
+        flush_interval: float = 1.0,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | NotGiven | None = NOT_GIVEN,
+        max_queue: int = 100_000,
+        overflow: Overflow = "block",
+        block_timeout: float | None = None,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        coalesce: bool = False,
+        spool_path: str | os.PathLike[str] | None = None,
+        spool: Spool | None = None,
+        spool_lease: float = 30.0,
+        on_error: OnError | None = None,
+        on_drop: OnDrop | None = None,
+        shutdown_timeout: float | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> None:
+        self._batcher = batcher = AsyncUsageBatcher(
+            client,
+            mode=mode,
+            max_batch_size=max_batch_size,
+            flush_interval=flush_interval,
+            max_concurrency=max_concurrency,
+            max_requests_per_second=max_requests_per_second,
+            max_queue=max_queue,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            max_attempts=max_attempts,
+            coalesce=coalesce,
+            spool_path=spool_path,
+            spool=spool,
+            spool_lease=spool_lease,
+            on_error=on_error,
+            on_drop=on_drop,
+            shutdown_timeout=shutdown_timeout,
+            retries=retries,
+            timeout=timeout,
+        )
         # Imports the HTTP stack off the loop: done lazily on the loop, it stalls it.
         _portal.run(client.warm_up())
         _portal.run(batcher.__aenter__())
@@ -50,7 +100,7 @@ class UsageBatcher:
 
     @property
     def stats(self) -> BatcherStats:
-        """Counters in tracked events: enqueued, delivered, failed, dropped, retried ..."""
+        """Counters in tracked events (see :class:`BatcherStats`); they always add up."""
         return self._batcher.stats
 
     @property
@@ -69,10 +119,11 @@ class UsageBatcher:
         idempotency_key: str | None = None,
         entity_id: str | None = None,
     ) -> None:
-        """Queue one usage event; the arguments are those of ``balances.track``.
+        """Queue one usage event from any thread; the arguments are those of ``balances.track``.
 
-        Returns at once (after the spool commit, with a spool); waits only under
-        ``overflow="block"`` with a full queue. A bad argument raises ``UsageError``.
+        Returns at once (with a spool, once the event is durable); blocks only under
+        ``overflow="block"`` with a full queue. A bad argument, including properties
+        that cannot be sent as JSON, raises ``UsageError`` and queues nothing.
         """
         batcher = self._batcher
         if batcher._loop is None:  # a forked child: start again on its own loop
@@ -88,17 +139,24 @@ class UsageBatcher:
         )
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until every event enqueued before this call is delivered or settled."""
+        """Block until every event tracked before this call is delivered or settled.
+
+        ``timeout`` (seconds) raises ``TimeoutError`` when it runs out; delivery goes on.
+        """
         _portal.run(self._batcher.flush(timeout))
 
     def close(self) -> None:
-        """Deliver what is queued within ``shutdown_timeout``, then stop; safe to call twice."""
+        """Block until every event is delivered or settled for good, then stop.
+
+        Waits for as long as delivery makes progress (``shutdown_timeout`` bounds a
+        stall, not the total). Safe to call twice.
+        """
         _portal.run(self._batcher.aclose())
         _portal.unregister_shutdown(self._at_exit)
 
     async def _at_exit(self) -> None:
-        budget = _portal.SHUTDOWN_CALLBACK_TIMEOUT * _EXIT_SHARE
-        await self._batcher._aclose(min(self._batcher.shutdown_timeout, budget))
+        batcher = self._batcher
+        await batcher._aclose(batcher.shutdown_timeout, total=EXIT_BUDGET)
 
     def __enter__(self) -> UsageBatcher:
         return self

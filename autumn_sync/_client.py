@@ -8,9 +8,10 @@ see it (``tests/sync/test_parity.py`` keeps the pairs in step).
 
 from __future__ import annotations
 
+import os
 import ssl as _ssl
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
 from autumn_async._balances import AsyncBalances, Timestamp
 from autumn_async._client import AsyncAutumn
@@ -29,6 +30,7 @@ from autumn_async._retry import RetryConfig
 from ._run import _run
 
 if TYPE_CHECKING:
+    from autumn_async._batcher import Spool, UsageEvent
     from autumn_async._http import AsyncTransport
     from autumn_async.models import (
         BalancesCheckResponse,
@@ -388,6 +390,15 @@ class Autumn:
         return self._async.allow_insecure_http
 
     @property
+    def account_fingerprint(self) -> str:
+        """A stable hash of ``server_url`` and the secret key that reveals nothing of the key.
+
+        Spools tag every event with it, so that events accepted for one account are never
+        sent with another's key (a sandbox spool read by a live worker stays put).
+        """
+        return self._async.account_fingerprint
+
+    @property
     def customers(self) -> Customers:
         """The customer operations: ``get_or_create``, ``get``, ``update``, ``delete``, ``list``."""
         if self._customers is None:
@@ -415,19 +426,57 @@ class Autumn:
         """The ``AsyncAutumn`` this client drives (for code that mixes both styles)."""
         return self._async
 
-    def batcher(self, **options: Any) -> UsageBatcher:
-        """A usage batcher sending through this client (see :class:`UsageBatcher`).
+    def batcher(
+        self,
+        *,
+        mode: Literal["batch_track", "track"] = "batch_track",
+        max_batch_size: int | None = None,
+        flush_interval: float = 1.0,
+        max_concurrency: int | None = None,
+        max_requests_per_second: float | NotGiven | None = NOT_GIVEN,
+        max_queue: int = 100_000,
+        overflow: Literal["block", "drop_newest", "drop_oldest"] = "block",
+        block_timeout: float | None = None,
+        max_attempts: int = 20,
+        coalesce: bool = False,
+        spool_path: str | os.PathLike[str] | None = None,
+        spool: Spool | None = None,
+        spool_lease: float = 30.0,
+        on_error: Callable[[UsageEvent, BaseException], object] | None = None,
+        on_drop: Callable[[UsageEvent, str], object] | None = None,
+        shutdown_timeout: float | None = None,
+        retries: RetryConfig | NotGiven | None = NOT_GIVEN,
+        timeout: float | Timeout | NotGiven = NOT_GIVEN,
+    ) -> UsageBatcher:
+        """A usage batcher sending through this client (options: see the README).
 
-        Args:
-            options: those of :class:`autumn_async.AsyncUsageBatcher` (``mode``,
-                ``max_batch_size``, ``flush_interval``, ``spool_path``, ``on_error`` ...).
-
-        Use it as ``with autumn.batcher(...) as batcher:`` or call ``close()``; one left
-        open is flushed at interpreter exit within its ``shutdown_timeout``.
+        Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
+        closing returns once every event it holds is delivered or settled for good. A
+        misspelt option is a ``TypeError``.
         """
         from ._batcher import UsageBatcher  # noqa: PLC0415 (only workers need it)
 
-        return UsageBatcher(self._async, **options)
+        return UsageBatcher(
+            self._async,
+            mode=mode,
+            max_batch_size=max_batch_size,
+            flush_interval=flush_interval,
+            max_concurrency=max_concurrency,
+            max_requests_per_second=max_requests_per_second,
+            max_queue=max_queue,
+            overflow=overflow,
+            block_timeout=block_timeout,
+            max_attempts=max_attempts,
+            coalesce=coalesce,
+            spool_path=spool_path,
+            spool=spool,
+            spool_lease=spool_lease,
+            on_error=on_error,
+            on_drop=on_drop,
+            shutdown_timeout=shutdown_timeout,
+            retries=retries,
+            timeout=timeout,
+        )
 
     @property
     def closed(self) -> bool:

@@ -59,6 +59,7 @@ async def _run(url: str, mode: str, events: int, max_queue: int, coalesce: bool)
             mode=mode,
             max_queue=max_queue,
             max_concurrency=32 if mode == "track" else 4,
+            max_requests_per_second=None,  # capacity, not the per-organisation pacing
             flush_interval=0.05,
             coalesce=coalesce,
         )

@@ -223,7 +223,9 @@ def _sync_worker(run: Run, autumn: Any, index: int) -> None:
 
 def _batcher_callbacks(book: Ledger) -> dict[str, Callable[..., None]]:
     def on_error(event: Any, error: BaseException) -> None:
-        book.refused.add(event.idempotency_key)
+        # Outcome unknown: may have been applied (never a refusal); anything else is final.
+        unknown = isinstance(error, OutcomeUnknownError)
+        (book.uncertain if unknown else book.refused).add(event.idempotency_key)
         book.errors[type(error).__name__] += 1
 
     def on_drop(event: Any, reason: str) -> None:

@@ -16,13 +16,12 @@ Nothing here imports redis; :mod:`._redis_spool` sends what this builds.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from ._spool import SpooledEvent
+from ._spool import SpooledEvent, account_fingerprint
 
 __all__ = [
     "MAX_ENTRY_BYTES",
@@ -77,12 +76,6 @@ class DeadLetter:
     def to_json(self) -> dict[str, Any]:
         """The dead letter as a JSON-ready dict (``dead-letters list --json``)."""
         return attrs.asdict(self)
-
-
-def account_fingerprint(server_url: str, secret_key: str) -> str:
-    """A stable id for one Autumn account that reveals nothing about the secret key."""
-    text = f"{server_url.rstrip('/')}\n{secret_key}"
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def split_burst(events: Sequence[SpooledEvent]) -> list[Sequence[SpooledEvent]]:

@@ -62,8 +62,6 @@ def _spool(args: argparse.Namespace, **options: Any) -> Any:
 
 async def _run(args: argparse.Namespace) -> int:
     from autumn_async._client import AsyncAutumn  # noqa: PLC0415
-    from autumn_async._config import ENV_SECRET_KEY  # noqa: PLC0415
-    from autumn_async._fleet._codec import account_fingerprint  # noqa: PLC0415
     from autumn_async._fleet._deliver import send_batch_track  # noqa: PLC0415
     from autumn_async._fleet._worker import run_worker  # noqa: PLC0415
 
@@ -74,7 +72,7 @@ async def _run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
     spool = _spool(args, lease=args.lease)
     async with AsyncAutumn() as client:
-        await spool.open(account_fingerprint(client.server_url, os.environ[ENV_SECRET_KEY]))
+        await spool.open(client.account_fingerprint)
         try:
             print(f"autumn fleet worker {spool.consumer} reading {args.stream}", flush=True)
 

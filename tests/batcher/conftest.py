@@ -30,14 +30,22 @@ def seed(emu: Emulator | EmulatorThread) -> Any:
 
 
 def add_faults(emu: Emulator | EmulatorThread, route: str, *, seed: int = 0) -> None:
-    """30 % of requests to ``route`` fail: 10 % each dropped after applying, 503, 429.
+    """30 % of requests to ``route`` fail: 10 % each dropped after applying, a 503, 429.
 
     The emulator rolls faults in order and the first that fires wins, so the second and
     third probabilities are scaled to make each 10 % of all requests. Retry-After is 0:
-    the rules are exercised, the clock is not.
+    the rules are exercised, the clock is not. On ``balances.track`` the 503 is a
+    connection dropped before the request reached Autumn instead: a 503 carrying
+    Autumn's JSON error means "maybe applied, never resend" there (the SDK's retry
+    policy), which ``test_autumn_5xx_in_track_mode_is_outcome_unknown`` covers.
     """
     emu.set_fault(route, "drop_after", probability=0.1, seed=seed + 1)
-    emu.set_fault(route, "status", status=503, retry_after=0, probability=0.1 / 0.9, seed=seed + 2)
+    if route.endswith(".track"):
+        emu.set_fault(route, "drop_before", probability=0.1 / 0.9, seed=seed + 2)
+    else:
+        emu.set_fault(
+            route, "status", status=503, retry_after=0, probability=0.1 / 0.9, seed=seed + 2
+        )
     emu.set_fault(route, "status", status=429, retry_after=0, probability=0.1 / 0.8, seed=seed + 3)
 
 

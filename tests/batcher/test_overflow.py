@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from autumn_async import AsyncAutumn, UsageError
-from autumn_async._coalesce import UsageEvent
+from autumn_async._batcher import UsageEvent
 from autumn_emulator import Emulator
 
 from .conftest import summary
@@ -40,7 +40,8 @@ async def test_drop_newest_refuses_the_new_event(
         ("k4", "queue_full"),
     ]
     assert keys_of(emu) == {"k0", "k1", "k2"}
-    assert (stats.enqueued, stats.delivered, stats.dropped) == (3, 3, 2)
+    # Every accepted track() counts as enqueued, refused ones too: the totals add up.
+    assert (stats.enqueued, stats.delivered, stats.dropped) == (5, 3, 2)
     assert any(
         r.levelno == logging.WARNING and r.name == "autumn" and "dropped" in r.getMessage()
         for r in caplog.records
@@ -118,10 +119,16 @@ async def test_close_delivers_what_is_queued(emu: Emulator, autumn: AsyncAutumn)
 
 
 async def test_close_reports_what_it_could_not_deliver(emu: Emulator, autumn: AsyncAutumn) -> None:
-    """Past ``shutdown_timeout`` the undelivered events go to ``on_drop`` as ``shutdown``."""
-    emu.set_fault("/v1/balances.track", "status", status=503, retry_after=0)
+    """A stall past ``shutdown_timeout``: never-applied events go to ``on_drop`` (``shutdown``).
+
+    A 429 means Autumn did not act, so these events are truly dropped (a 5xx would make
+    their outcome unknown: ``on_error``, never ``on_drop``).
+    """
+    emu.set_fault("/v1/balances.track", "status", status=429, retry_after=60)
     drops: list[str] = []
-    batcher = autumn.batcher(shutdown_timeout=0.2, on_drop=lambda e, r: drops.append(r))
+    batcher = autumn.batcher(
+        mode="track", shutdown_timeout=0.2, on_drop=lambda e, r: drops.append(r)
+    )
     for _ in range(3):
         await batcher.track(customer_id="c1", feature_id="messages")
     await batcher.aclose()

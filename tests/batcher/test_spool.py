@@ -1,8 +1,10 @@
-"""The durable spool: on disk before track returns, resent after a crash, shared safely."""
+"""The durable spool, through the batcher: kills, shared files, accounts, damaged files."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import signal
 import sqlite3
 import subprocess
@@ -10,18 +12,30 @@ import sys
 import time
 from pathlib import Path
 
-from autumn_async import AsyncAutumn
+import pytest
+
+from autumn_async import AsyncAutumn, SpoolError, UsageError
+from autumn_async._batcher import SQLiteSpool, account_fingerprint
 from autumn_emulator import Emulator, EmulatorThread
 
+from ..conftest import INSTANT_RETRIES
 from .conftest import ROOT, SCRIPTS, summary
 
 WORKER = str(SCRIPTS / "spool_worker.py")
 
 
-def rows(path: Path) -> int:
-    """Events still in the spool file."""
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+def backlog(path: Path, url: str, key: str = "am_sk_test") -> int:
+    """Events the spool still holds for the account (``url``, ``key``), via the product."""
+
+    async def count() -> int:
+        spool = SQLiteSpool(path)
+        await spool.open(account_fingerprint(url, key))
+        try:
+            return await spool.backlog()
+        finally:
+            await spool.close()
+
+    return asyncio.run(count())
 
 
 def wait_for(condition: object, seconds: float = 30.0) -> None:
@@ -43,6 +57,15 @@ def worker(emu: EmulatorThread, spool: Path, count: int, phase: str) -> subproce
     )
 
 
+def resume(emu: EmulatorThread, spool: Path) -> dict[str, int]:
+    """Deliver what ``spool`` holds in a fresh process; its batcher's counters."""
+    proc = worker(emu, spool, 0, "resume")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    stats: dict[str, int] = json.loads(out.splitlines()[-1])
+    return stats
+
+
 def test_killed_mid_delivery_resumes_without_loss_or_double_count(
     emu_thread: EmulatorThread, tmp_path: Path
 ) -> None:
@@ -57,15 +80,38 @@ def test_killed_mid_delivery_resumes_without_loss_or_double_count(
     first.communicate()
     assert first.returncode == -signal.SIGKILL
     assert 0 < len(emu_thread.ledger()) < 5000
-    assert rows(spool) > 0
     emu_thread.clear_faults()
-    second = worker(emu_thread, spool, 0, "resume")
-    out, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err
-    stats = json.loads(out.splitlines()[-1])
+    stats = resume(emu_thread, spool)
     assert stats["recovered"] == stats["delivered"] > 0
     assert summary(emu_thread.ledger()) == (5000, 5000, 10_000)
-    assert rows(spool) == 0
+    assert backlog(spool, emu_thread.url) == 0
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_sigkill_at_any_moment_loses_nothing_acknowledged(
+    emu_thread: EmulatorThread, tmp_path: Path, mode: str
+) -> None:
+    """Killed while tracking in a loop (delivery running): every acknowledged event lands once."""
+    spool = tmp_path / "spool.db"
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPTS / "spool_kill.py"), emu_thread.url, str(spool), mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    acknowledged = -1
+    while acknowledged < 3000:  # past the first full batches, so delivery is under way
+        acknowledged = int(proc.stdout.readline())
+    proc.send_signal(signal.SIGKILL)
+    out, _err = proc.communicate()
+    acknowledged = max([acknowledged, *(int(line) for line in out.split() if line.isdigit())])
+    resume(emu_thread, spool)
+    keys = [event["idempotency_key"] for event in emu_thread.ledger()]
+    assert len(keys) == len(set(keys))  # none twice
+    assert {f"ack-{i}" for i in range(acknowledged + 1)} <= set(keys)  # none lost
 
 
 def test_processes_sharing_one_spool_count_each_event_once(
@@ -78,39 +124,28 @@ def test_processes_sharing_one_spool_count_each_event_once(
         _out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
     assert summary(emu_thread.ledger()) == (3000, 3000, 6000)
-    assert rows(spool) == 0
-
-
-async def test_event_is_on_disk_before_track_returns(autumn: AsyncAutumn, tmp_path: Path) -> None:
-    """``track`` returns only once the event's row is committed."""
-    spool = tmp_path / "spool.db"
-    async with autumn.batcher(spool_path=spool, flush_interval=3600.0) as b:
-        await b.track(customer_id="c1", feature_id="messages", idempotency_key="durable")
-        with sqlite3.connect(spool) as conn:
-            assert conn.execute("SELECT key FROM events").fetchall() == [("durable",)]
-        await b.flush()
-        with sqlite3.connect(spool) as conn:
-            assert conn.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+    assert backlog(spool, emu_thread.url) == 0
 
 
 async def test_undelivered_events_wait_in_the_spool_for_the_next_batcher(
     emu: Emulator, autumn: AsyncAutumn, tmp_path: Path
 ) -> None:
-    """Closing with events undelivered keeps them on disk; the next batcher sends them."""
+    """A stalled close keeps events on disk (no drop, no error); the next batcher sends them."""
     spool = tmp_path / "spool.db"
-    emu.set_fault("/v1/balances.batch_track", "status", status=503, retry_after=0)
+    emu.set_fault("/v1/balances.batch_track", "status", status=429, retry_after=60)
     drops: list[str] = []
+    errors: list[BaseException] = []
     first = autumn.batcher(
-        mode="batch_track",
         spool_path=spool,
         shutdown_timeout=0.1,
         on_drop=lambda e, r: drops.append(r),
+        on_error=lambda e, x: errors.append(x),
     )
     for _ in range(50):
         await first.track(customer_id="c1", feature_id="messages")
     await first.aclose()
-    assert drops == []
-    assert rows(spool) == 50
+    assert (drops, errors) == ([], [])
+    assert (first.stats.enqueued, first.stats.spooled) == (50, 50)
     emu.clear_faults()
     async with autumn.batcher(spool_path=spool) as second:
         await second.flush()
@@ -118,17 +153,116 @@ async def test_undelivered_events_wait_in_the_spool_for_the_next_batcher(
     assert summary(emu.ledger()) == (50, 50, 50)
 
 
-async def test_coalescing_with_a_spool_replaces_rows_atomically(
+async def test_coalescing_cannot_be_combined_with_a_spool(
+    autumn: AsyncAutumn, tmp_path: Path
+) -> None:
+    """A spool cannot swap summed events for their sum atomically: refused up front."""
+    with pytest.raises(UsageError) as caught:
+        autumn.batcher(spool_path=tmp_path / "spool.db", coalesce=True)
+    assert caught.value.field == "coalesce"
+
+
+async def test_events_of_another_account_are_left_in_place(
+    emu: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events spooled for one server URL/key are never sent by a client of another.
+
+    Both URLs reach the same emulator, so a misdirected send would show in its ledger.
+    """
+    spool = tmp_path / "spool.db"
+    port = emu.url.rsplit(":", 1)[1]
+    sandbox = AsyncAutumn(
+        secret_key=emu.secret_key,
+        server_url=f"http://localhost:{port}",
+        retry_config=INSTANT_RETRIES,
+    )
+    live = AsyncAutumn(secret_key=emu.secret_key, server_url=emu.url, retry_config=INSTANT_RETRIES)
+    async with sandbox, live:
+        emu.set_fault("/v1/balances.batch_track", "status", status=429, retry_after=60)
+        first = sandbox.batcher(spool_path=spool, shutdown_timeout=0.1)
+        for i in range(5):
+            await first.track(customer_id="c1", feature_id="messages", idempotency_key=f"s{i}")
+        await first.aclose()
+        emu.clear_faults()
+        caplog.clear()
+        async with live.batcher(spool_path=spool) as other:
+            await other.track(customer_id="c1", feature_id="messages", idempotency_key="live")
+            await other.flush()
+            assert other.stats.recovered == 0
+        assert [e["idempotency_key"] for e in emu.ledger()] == ["live"]
+        foreign = [r for r in caplog.records if "another account" in r.getMessage()]
+        assert len(foreign) == 1
+        assert foreign[0].levelno == logging.WARNING
+        async with sandbox.batcher(spool_path=spool) as owner:
+            await owner.flush()
+            assert owner.stats.recovered == 5
+    assert sorted(e["idempotency_key"] for e in emu.ledger()) == [
+        "live",
+        "s0",
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+    ]
+
+
+def _damage(kind: str, path: Path) -> None:
+    if kind == "garbage":
+        path.write_bytes(b"this is not an SQLite database, just some text\n" * 100)
+    elif kind == "foreign":
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE events (key TEXT PRIMARY KEY, body TEXT)")
+            conn.execute("INSERT INTO events VALUES ('k', '{}')")
+        sqlite3.connect(path).close()
+    else:  # truncated: a real spool with events, cut in the middle
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.execute("CREATE TABLE filler (x BLOB)")
+            conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 50)
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2 + 100])
+
+
+@pytest.mark.parametrize("kind", ["garbage", "foreign", "truncated"])
+async def test_damaged_or_foreign_spool_file_is_a_clear_error_and_kept(
+    autumn: AsyncAutumn, tmp_path: Path, kind: str
+) -> None:
+    """A spool file that is not ours or not whole: ``SpoolError`` naming it; never deleted."""
+    spool = tmp_path / "usage.db"
+    _damage(kind, spool)
+    before = spool.read_bytes()
+    batcher = autumn.batcher(spool_path=spool)
+    with pytest.raises(SpoolError) as caught:
+        await batcher.__aenter__()
+    assert caught.value.path == str(spool)
+    assert str(spool) in str(caught.value)
+    assert "move it aside" in str(caught.value)
+    assert spool.read_bytes() == before
+
+
+async def test_unencodable_properties_are_refused_and_give_the_slot_back(
+    autumn: AsyncAutumn, tmp_path: Path
+) -> None:
+    """Bad properties raise ``UsageError`` at track() and never hold a queue slot."""
+    async with autumn.batcher(spool_path=tmp_path / "s.db", max_queue=1, block_timeout=5) as b:
+        for bad in ({"when": object()}, {"n": float("inf")}, {1: "non-string key"}):
+            with pytest.raises(UsageError) as caught:
+                await b.track(customer_id="c1", feature_id="messages", properties=bad)
+            assert caught.value.field is not None
+            assert "properties" in caught.value.field
+        await b.track(customer_id="c1", feature_id="messages", properties={"ok": 1})
+        await b.flush()
+        assert (b.stats.enqueued, b.stats.delivered, b.stats.dropped) == (1, 1, 0)
+
+
+async def test_many_first_track_calls_at_once_start_the_batcher_once(
     emu: Emulator, autumn: AsyncAutumn, tmp_path: Path
 ) -> None:
-    """Coalesced events are swapped for their sum in the spool before the sum is sent."""
-    spool = tmp_path / "spool.db"
-    async with autumn.batcher(spool_path=spool, coalesce=True, max_batch_size=500) as b:
-        for _ in range(1000):
-            await b.track(customer_id="c1", feature_id="messages")
-        await b.flush()
-        assert b.stats.delivered == 1000
-    events, _keys, total = summary(emu.ledger())
-    assert total == 1000
-    assert events <= 4
-    assert rows(spool) == 0
+    """200 concurrent first ``track()`` calls while the spool opens: one start, all delivered."""
+    batcher = autumn.batcher(spool_path=tmp_path / "s.db", flush_interval=0.01)
+    await asyncio.gather(
+        *(batcher.track(customer_id="c1", feature_id="messages") for _ in range(200))
+    )
+    await batcher.aclose()
+    assert (batcher.stats.enqueued, batcher.stats.delivered) == (200, 200)
+    assert summary(emu.ledger()) == (200, 200, 200)

@@ -25,7 +25,7 @@ def track(batcher: UsageBatcher, prefix: str, count: int) -> None:
 def main(url: str) -> int:
     client = AsyncAutumn(secret_key="am_sk_test", server_url=url, retry_config=INSTANT)
     _portal.register_shutdown(client.aclose)
-    batcher = UsageBatcher(client, flush_interval=3600.0)
+    batcher = UsageBatcher(client, mode="track", flush_interval=3600.0)
     track(batcher, "parent-", 10)  # queued, not sent: the interval is an hour
     pid = os.fork()
     if pid == 0:

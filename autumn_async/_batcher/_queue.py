@@ -1,4 +1,9 @@
-"""The batcher's bounded queue and its bookkeeping, shared by the loop and caller threads.
+"""The batcher's bounded queue: admission, the overflow policy and the bookkeeping.
+
+One implementation serves both kinds of caller: :meth:`EventQueue.admit` (a caller
+thread, blocking) and :meth:`EventQueue.admit_async` (a coroutine on the loop) apply the
+same policy, ``"block"`` (wait for room, up to ``block_timeout``), ``"drop_newest"`` or
+``"drop_oldest"``.
 
 Everything here runs under one ``threading.Lock`` held for a few operations at a time,
 so a sync caller can enqueue from its own thread without a hop to the event loop. The
@@ -13,22 +18,41 @@ is left unsettled (delivered, failed for good or dropped).
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import Literal
 
-from ._coalesce import BatcherStats, QueuedEvent
-from ._errors import UsageError
+from autumn_async._errors import UsageError
 
-__all__ = ["EventQueue"]
+from ._events import BatcherStats, QueuedEvent
+
+__all__ = ["Admission", "EventQueue", "Overflow"]
+
+Overflow = Literal["block", "drop_newest", "drop_oldest"]
+#: What admission decided: room reserved (and maybe an evicted event), or why not.
+Admission = tuple[bool, QueuedEvent | None, str]
 
 
 class EventQueue:
     """Events waiting for delivery, in order, with counters and flush epochs."""
 
-    def __init__(self, max_queue: int, batch_size: int, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        max_queue: int,
+        batch_size: int,
+        wake: Callable[[], None],
+        *,
+        overflow: Overflow = "block",
+        block_timeout: float | None = None,
+    ) -> None:
         self.max_queue = max_queue
+        self.overflow: Overflow = overflow
+        self.block_timeout = block_timeout
+        self._space_waiters: list[asyncio.Future[None]] = []
         self.batch_size = batch_size
         self._wake = wake
         self.lock = threading.Lock()
@@ -37,6 +61,7 @@ class EventQueue:
         self.held = 0  # ready + waiting for a retry + reserved by a track in progress
         self.in_flight = 0
         self.enqueued = self.delivered = self.failed = self.dropped = 0
+        self.outcome_unknown = self.spooled = 0
         self.retried = self.recovered = 0
         self.epoch = 0
         self.open: dict[int, int] = {}  # epoch -> events not yet settled
@@ -53,7 +78,9 @@ class EventQueue:
                 enqueued=self.enqueued,
                 delivered=self.delivered,
                 failed=self.failed,
+                outcome_unknown=self.outcome_unknown,
                 dropped=self.dropped,
+                spooled=self.spooled,
                 retried=self.retried,
                 queued=self.held,
                 in_flight=self.in_flight,
@@ -62,14 +89,60 @@ class EventQueue:
 
     # -- admission (any thread) --------------------------------------------------------
 
-    def try_reserve(self, *, evict: bool) -> tuple[bool, QueuedEvent | None]:
-        """Reserve room for one event; with ``evict`` a full queue gives up its oldest.
+    def admit(self) -> Admission:
+        """Reserve room for one event in the calling thread, under the overflow policy.
 
-        Returns whether room was reserved and the evicted event, if any (the caller
-        reports it dropped after calling :meth:`settle_dropped`).
+        Returns ``(True, evicted, "")`` when room was reserved (``evicted`` is the event
+        ``drop_oldest`` gave up, to be reported dropped), or ``(False, None, reason)``
+        when the new event is dropped (``"queue_full"`` or ``"block_timeout"``).
         """
+        with self.space:
+            ok, evicted = self._reserve_locked(evict=self.overflow == "drop_oldest")
+            if ok:
+                return True, evicted, ""
+            if self.overflow == "drop_newest":
+                return False, None, "queue_full"
+            timeout = self.block_timeout
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False, None, "block_timeout"
+                self.space.wait(left)
+                ok, _ = self._reserve_locked(evict=False)
+                if ok:
+                    return True, None, ""
+
+    async def admit_async(self) -> Admission:
+        """:meth:`admit` for a coroutine: waits on the loop, never blocks it."""
         with self.lock:
-            return self._reserve_locked(evict=evict)
+            ok, evicted = self._reserve_locked(evict=self.overflow == "drop_oldest")
+        if ok:
+            return True, evicted, ""
+        if self.overflow == "drop_newest":
+            return False, None, "queue_full"
+        loop = asyncio.get_running_loop()
+        timeout = self.block_timeout
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            waiter: asyncio.Future[None] = loop.create_future()
+            with self.lock:
+                ok, _ = self._reserve_locked(evict=False)
+                if ok:
+                    return True, None, ""
+                self._space_waiters.append(waiter)
+            left = None if deadline is None else deadline - loop.time()
+            try:
+                await asyncio.wait_for(waiter, left)
+            except asyncio.TimeoutError:
+                return False, None, "block_timeout"
+
+    def _notify_space_locked(self, count: int) -> None:
+        self.space.notify(count)
+        waiters, self._space_waiters = self._space_waiters, []
+        for waiter in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                waiter.get_loop().call_soon_threadsafe(_set_done, waiter)
 
     def _reserve_locked(self, *, evict: bool) -> tuple[bool, QueuedEvent | None]:
         if self.closed:
@@ -83,24 +156,11 @@ class EventQueue:
             return True, evicted
         return False, None
 
-    def reserve_blocking(self, timeout: float | None) -> bool:
-        """Wait in the calling thread for room (the ``block`` policy); ``False`` on time-out."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self.space:
-            while True:
-                ok, _ = self._reserve_locked(evict=False)
-                if ok:
-                    return True
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self.space.wait(left)
-
     def unreserve(self) -> None:
         """Give back a reservation whose event was never enqueued."""
         with self.lock:
             self.held -= 1
-            self.space.notify()
+            self._notify_space_locked(1)
 
     def push(self, event: QueuedEvent, *, reserved: bool = True, recovered: bool = False) -> None:
         """Enqueue ``event`` (after its reservation, and its spool insert if any)."""
@@ -141,7 +201,7 @@ class EventQueue:
             if ready:
                 self.first_ready_at = time.monotonic()
             if n:
-                self.space.notify(count)
+                self._notify_space_locked(count)
         return batch
 
     def requeue(self, events: Iterable[QueuedEvent], *, retry: bool) -> None:
@@ -167,6 +227,20 @@ class EventQueue:
             self.in_flight -= count
             self.held += count
             self.retried += count
+
+    def hold(self, events: Iterable[QueuedEvent]) -> None:
+        """In-flight events that will not be sent again by the dispatcher (close decides)."""
+        with self.lock:
+            count = sum(event.count for event in events)
+            self.in_flight -= count
+            self.held += count
+
+    def fly(self, events: Iterable[QueuedEvent]) -> None:
+        """Held events (parked or orphaned) about to be settled by close: count them in flight."""
+        with self.lock:
+            count = sum(event.count for event in events)
+            self.held -= count
+            self.in_flight += count
 
     def unpark(self, events: list[QueuedEvent]) -> None:
         """Parked events whose backoff is over rejoin the front of the queue."""
@@ -211,8 +285,9 @@ class EventQueue:
             return self._close_epochs(event.leaves())
 
     def count_rejected(self) -> None:
-        """Count a new event refused by a full queue (it was never enqueued)."""
+        """Count a new event refused by a full queue: enqueued and dropped at once."""
         with self.lock:
+            self.enqueued += 1
             self.dropped += 1
 
     def new_epoch(self) -> int:
@@ -232,6 +307,7 @@ class EventQueue:
         with self.lock:
             self.closed = True
             self.space.notify_all()
+            self._notify_space_locked(0)
 
     def drain_all(self) -> list[QueuedEvent]:
         """Take every ready event out (at close, after the drain time ran out)."""
@@ -242,3 +318,8 @@ class EventQueue:
             self.held -= count
             self.in_flight += count
             return events
+
+
+def _set_done(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._public import publish
+from autumn_async._public import publish
 
 __all__ = ["BatcherStats", "QueuedEvent", "UsageEvent", "coalesce"]
 
@@ -26,7 +26,16 @@ class QueuedEvent:
     deliveries, which drives the batcher-level backoff.
     """
 
-    __slots__ = ("attempts", "body", "coalescable", "epoch", "key", "members")
+    __slots__ = (
+        "attempts",
+        "body",
+        "coalescable",
+        "epoch",
+        "key",
+        "maybe_applied_at",
+        "members",
+        "retry",
+    )
 
     def __init__(self, key: str, body: dict[str, Any], epoch: int, *, coalescable: bool) -> None:
         self.key = key
@@ -35,6 +44,10 @@ class QueuedEvent:
         self.attempts = 0
         self.coalescable = coalescable
         self.members: tuple[QueuedEvent, ...] | None = None
+        #: The retry bookkeeping of this event's failed deliveries (``_retry.RetryState``).
+        self.retry: Any = None
+        #: When the earliest attempt that may have been applied started (monotonic).
+        self.maybe_applied_at: float | None = None
 
     @property
     def count(self) -> int:
@@ -68,16 +81,24 @@ class BatcherStats:
     """A snapshot of a batcher's counters, in tracked events.
 
     ``enqueued`` counts every accepted ``track`` plus events recovered from the spool
-    (``recovered``); each ends up ``delivered``, ``failed`` (refused for good, passed to
-    ``on_error``) or ``dropped`` (passed to ``on_drop``), or is still ``queued`` (waiting,
-    including retries waiting for their backoff) or ``in_flight``. ``retried`` counts
-    resends after a failed delivery.
+    (``recovered``); each ends up ``delivered``, ``failed`` (refused for good, or out of
+    attempts without ever reaching Autumn: passed to ``on_error``), ``outcome_unknown``
+    (may have been applied, cannot be known: passed to ``on_error`` with an
+    :class:`OutcomeUnknownError` carrying its key), ``dropped`` (never applied: passed to
+    ``on_drop``) or ``spooled`` (left in the spool for the next run, at close), or is
+    still ``queued`` (waiting, including retries waiting for their backoff) or
+    ``in_flight``. So ``enqueued == delivered + failed + outcome_unknown + dropped +
+    spooled + queued + in_flight`` at any moment. ``retried`` counts resends after a
+    failed delivery. A new event refused by a full queue counts in ``dropped`` and in
+    ``enqueued``.
     """
 
     enqueued: int = 0
     delivered: int = 0
     failed: int = 0
+    outcome_unknown: int = 0
     dropped: int = 0
+    spooled: int = 0
     retried: int = 0
     queued: int = 0
     in_flight: int = 0

@@ -1,0 +1,192 @@
+"""The batcher's parts on their own: the queue's admission, coalescing, the SQLite spool."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autumn_async import UsageError
+from autumn_async._batcher import Spool, SpooledEvent, SQLiteSpool
+from autumn_async._batcher._events import QueuedEvent, coalesce
+from autumn_async._batcher._queue import EventQueue, Overflow
+from autumn_async._batcher._sqlite import _record, read_log
+
+ACCOUNT = "a" * 32
+
+
+def event(key: str, value: int = 1, **extra: object) -> QueuedEvent:
+    body = {"customer_id": "c1", "feature_id": "f", "value": value, "idempotency_key": key}
+    body.update(extra)
+    return QueuedEvent(key, body, 0, coalescable="properties" not in extra)
+
+
+def queue(size: int, overflow: Overflow, block_timeout: float | None = None) -> EventQueue:
+    return EventQueue(size, 10, lambda: None, overflow=overflow, block_timeout=block_timeout)
+
+
+# -- the queue -------------------------------------------------------------------------
+
+
+def test_drop_newest_refuses_once_full() -> None:
+    q = queue(2, "drop_newest")
+    for key in ("a", "b"):
+        assert q.admit() == (True, None, "")
+        q.push(event(key))
+    assert q.admit() == (False, None, "queue_full")
+
+
+def test_drop_oldest_hands_the_oldest_slot_to_the_newcomer() -> None:
+    q = queue(2, "drop_oldest")
+    for key in ("a", "b"):
+        q.admit()
+        q.push(event(key))
+    ok, evicted, _ = q.admit()
+    assert ok
+    assert evicted is not None
+    assert evicted.key == "a"
+    assert q.stats().queued == 2
+
+
+def test_block_waits_in_the_calling_thread_until_room_is_freed() -> None:
+    q = queue(1, "block", block_timeout=10.0)
+    q.admit()
+    q.push(event("a"))
+    results: list[object] = []
+    waiter = threading.Thread(target=lambda: results.append(q.admit()))
+    waiter.start()
+    while not q.space._waiters:  # type: ignore[attr-defined]
+        time.sleep(0.001)
+    assert results == []
+    q.take(1)  # the dispatcher takes the event: its room goes to the waiting thread
+    waiter.join(10)
+    assert results == [(True, None, "")]
+
+
+async def test_block_waits_on_the_loop_until_room_is_freed() -> None:
+    q = queue(1, "block", block_timeout=10.0)
+    await q.admit_async()
+    q.push(event("a"))
+    task = asyncio.ensure_future(q.admit_async())
+    await asyncio.sleep(0.01)
+    assert not task.done()
+    q.take(1)
+    assert await asyncio.wait_for(task, 10) == (True, None, "")
+
+
+def test_block_timeout_gives_up_with_a_reason() -> None:
+    q = queue(1, "block", block_timeout=0.05)
+    q.admit()
+    assert q.admit() == (False, None, "block_timeout")
+
+
+def test_admission_after_close_is_a_usage_error() -> None:
+    q = queue(1, "block")
+    q.close()
+    with pytest.raises(UsageError):
+        q.admit()
+
+
+async def test_async_block_times_out_with_a_reason() -> None:
+    q = queue(1, "block", block_timeout=0.05)
+    await q.admit_async()
+    assert await q.admit_async() == (False, None, "block_timeout")
+
+
+# -- coalescing ------------------------------------------------------------------------
+
+
+def test_coalesce_sums_one_group_and_keeps_the_others_in_order() -> None:
+    events = [event("a", 2), event("b", 3), event("c", -1), event("d", 1, properties={"x": 1})]
+    out = coalesce(events)
+    summed = [e for e in out if e.members is not None]
+    assert len(summed) == 1
+    assert summed[0].body["value"] == 5
+    assert summed[0].count == 2
+    assert summed[0].key not in {"a", "b"}
+    assert {e.key for e in out if e.members is None} == {"c", "d"}
+
+
+# -- the SQLite spool on its own -------------------------------------------------------
+
+
+def spooled(*keys: str) -> list[SpooledEvent]:
+    return [SpooledEvent(key, b'{"k":"%s"}' % key.encode(), time.time()) for key in keys]
+
+
+async def test_sqlite_spool_implements_the_protocol(tmp_path: Path) -> None:
+    spool = SQLiteSpool(tmp_path / "s.db")
+    assert isinstance(spool, Spool)
+    await spool.open(ACCOUNT)
+    await spool.put(spooled("a", "b", "c"))
+    assert await spool.backlog() == 3
+    assert await spool.claim(10) == []  # ours already: nobody else may take them
+    await spool.settle(["a"], dead={"b": "refused"})
+    await spool.settle(["b"])
+    assert await spool.backlog() == 1
+    await spool.release(["c"])
+    other = SQLiteSpool(tmp_path / "s.db")
+    await other.open(ACCOUNT)
+    assert [e.key for e in await other.claim(10)] == ["c"]
+    await other.close()
+    await spool.close()
+
+
+async def test_a_live_owners_events_are_not_claimed_a_dead_ones_are(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    alive = SQLiteSpool(path)
+    await alive.open(ACCOUNT)
+    await alive.put(spooled("mine"))
+    other = SQLiteSpool(path)
+    await other.open(ACCOUNT)
+    assert await other.claim(10) == []
+    alive._close_logs(remove=False)  # what the kernel does when the process dies
+    assert [e.key for e in await other.claim(10)] == ["mine"]
+    await other.close()
+
+
+async def test_torn_and_corrupt_log_records_are_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A dead owner's log: a flipped byte and a torn tail cost only their own records."""
+    path = tmp_path / "s.db"
+    dead = SQLiteSpool(path)
+    await dead.open(ACCOUNT)
+    dead._lock.acquire()  # keep the spool thread from moving the log into SQLite
+    try:
+        dead._pending = {}
+        for key in ("k0", "k1", "k2", "k3"):
+            dead._logs[0].append(_record(ACCOUNT.encode(), spooled(key)[0]))
+        dead._logs[0].append(_record(ACCOUNT.encode(), spooled("torn")[0])[:-3])
+    finally:
+        dead._lock.release()
+    dead._close_logs(remove=False)
+    [log] = glob.glob(f"{path}-log.*.0")
+    data = bytearray(Path(log).read_bytes())
+    second = data.index(b"k1")
+    data[second] ^= 0xFF  # corrupt record k1's payload
+    Path(log).write_bytes(bytes(data))
+    caplog.set_level(logging.WARNING)
+    heir = SQLiteSpool(path)
+    await heir.open(ACCOUNT)
+    assert sorted(e.key for e in await heir.claim(10)) == ["k0", "k2", "k3"]
+    assert any("2 damaged record" in r.getMessage() for r in caplog.records)
+    assert glob.glob(f"{path}-log.*") == glob.glob(f"{path}-log.{heir.owner}.*")
+    await heir.close()
+
+
+def test_read_log_resynchronises_after_damage() -> None:
+    records = [_record(b"acc", e) for e in spooled("a", "b", "c")]
+    data = bytearray(b"".join(records))
+    data[len(records[0]) + 20] ^= 0x01
+    got, bad = read_log(bytes(data))
+    assert [e.key for _account, e in got] == ["a", "c"]
+    assert bad == 1
+    got, bad = read_log(b"".join(records)[:-1])
+    assert [e.key for _account, e in got] == ["a", "b"]
+    assert bad == 1
