@@ -357,6 +357,15 @@ class Dispatcher:
         earliest = [e.maybe_applied_at for e in events if e.maybe_applied_at is not None]
         if earliest:
             state.maybe_applied_since = min(earliest)
+        if (
+            self.mode == "track"
+            and state.maybe_applied_since is None
+            and classify(error) is Failure.DUPLICATE
+        ):
+            # The key is this event's own: Autumn saw it from another attempt (a caller's
+            # earlier call, or a crashed process's). Trusted, as the policy trusts any 409,
+            # once that attempt must have finished; asked again until then.
+            state.maybe_applied_since = started
         decision = decide(error, state)
         if state.maybe_applied_since is not None:
             for event in events:
