@@ -8,8 +8,7 @@ docstrings, same exceptions (``tests/sync/test_parity.py`` keeps it so).
 from __future__ import annotations
 
 import ssl as _ssl
-import sys
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from autumn_async._balances import AsyncBalances, Timestamp
@@ -45,12 +44,7 @@ __all__ = ["Autumn", "Balances"]
 _T = TypeVar("_T")
 
 
-def _run(coro: Coroutine[Any, Any, _T]) -> _T:
-    if "autumn_async._transport" not in sys.modules:
-        # Importing aiohttp on the private loop would stall every call in flight there;
-        # pay for it once, in the caller's thread.
-        import autumn_async._transport  # noqa: F401, PLC0415
-    return _portal.run(coro)
+_run = _portal.call
 
 
 class Balances:
@@ -180,6 +174,7 @@ class Autumn:
             transport=transport,
         )
         self.balances = Balances(self._async.balances)
+        _portal.prepare()
 
     def __repr__(self) -> str:
         return repr(self._async).replace("AsyncAutumn(", "Autumn(", 1)
