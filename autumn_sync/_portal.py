@@ -73,6 +73,7 @@ CANCEL_GRACE = 1.0
 #: 3.12, CPython warns (DeprecationWarning) when a multi-threaded process forks.
 PARK_BEFORE_FORK = sys.version_info >= (3, 12)
 PARK_TIMEOUT = 2.0
+RESTART_IN_PARENT = sys.version_info < (3, 13)
 
 _logger = logging.getLogger("autumn")
 _get_running_loop = events._get_running_loop
@@ -260,10 +261,13 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> _T
         while not task.done():
             run_once()
     except BaseException:
+        # Ctrl-C (or SystemExit from a callback) left the call mid-way.
         if task is None:
             coro.close()
         elif not task.done():
             _unwind_here(loop, task)
+        elif not task.cancelled():
+            task.exception()  # raised inside the coroutine; retrieved: no log about it
         raise
     finally:
         _leave(loop)
@@ -271,8 +275,7 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> _T
 
 
 def _unwind_here(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
-    # Ctrl-C (or SystemExit from a callback) left the call mid-way: cancel it and let it
-    # unwind, within a bound; a second Ctrl-C stops waiting at once.
+    # Cancel the call and let it unwind, within a bound; a second Ctrl-C stops waiting.
     task.cancel()
     deadline = loop.time() + CANCEL_GRACE
     wake = loop.call_at(deadline, _noop)
@@ -550,6 +553,14 @@ def _before_fork() -> None:
             _logger.debug("completing the SDK's imports before fork failed", exc_info=True)
     if PARK_BEFORE_FORK:
         _park()
+        # Idle worker threads of the loops' default executors (asyncio resolves host
+        # names in them) are let go too; the next lookup starts a new one.
+        for own in list(_own_loops):
+            if own.lock.acquire(blocking=False):
+                try:
+                    _release_executor(own.loop)
+                finally:
+                    own.lock.release()
 
 
 def _park() -> None:
@@ -572,6 +583,7 @@ def _park() -> None:
         if not thread.is_alive():
             _await_os_exit(thread)
             _thread = _thread_ident = None
+            _release_executor(portal)
         # else: a callback is slow to return; the thread stops after it, and _spawn()
         # waits for that before starting the next one.
 
@@ -586,11 +598,24 @@ def _await_os_exit(thread: threading.Thread) -> None:
         time.sleep(0.0001)
 
 
+def _release_executor(loop: asyncio.AbstractEventLoop) -> None:
+    """Shut down an idle loop's default executor and wait for its threads to end."""
+    executor = getattr(loop, "_default_executor", None)
+    if type(executor) is not ThreadPoolExecutor:
+        return
+    threads = list(executor._threads)
+    loop._default_executor = None  # type: ignore[attr-defined]
+    executor.shutdown(wait=True)  # a lookup under way finishes first
+    for thread in threads:
+        _await_os_exit(thread)
+
+
 def _after_fork_in_parent() -> None:
-    # Work waiting on the parked loop (a batcher's worker and timers) resumes now; a
-    # loop with nothing to do restarts with the next call.
+    # Work waiting on the parked loop (a batcher's worker and timers) resumes now where
+    # the interpreter has counted threads already (3.12); 3.13 counts them after these
+    # hooks, so there, as for a loop with nothing to do, the next use restarts it.
     portal = _parked
-    if portal is not None and _has_work(portal):
+    if RESTART_IN_PARENT and portal is not None and _has_work(portal):
         with contextlib.suppress(UsageError):
             _start()
 
