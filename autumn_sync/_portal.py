@@ -156,16 +156,21 @@ class _Local(threading.local):
 
 _local = _Local()
 _own_loops: weakref.WeakSet[_OwnLoop] = weakref.WeakSet()
+#: Own loops running a call now. Concurrent calls share the shared loop: one loop serving
+#: many threads costs less CPU per call than each thread polling its own.
+_busy: set[_OwnLoop] = set()
 
 
 def call(coro: Coroutine[Any, Any, _T]) -> _T:
     """Run a blocking client call's coroutine and return its result (or raise its error).
 
-    On the calling thread's own loop, in this thread; when this thread is already running
-    an event loop, on the shared loop through :func:`run`. Ctrl-C while waiting cancels
-    the coroutine, lets it unwind (bounded), then raises ``KeyboardInterrupt``.
+    On the calling thread's own loop, in this thread, when no other blocking call is in
+    flight; otherwise (calls from several threads at once, or a thread already running an
+    event loop) on the shared loop through :func:`run`, where one loop serves them all.
+    Ctrl-C while waiting cancels the coroutine, lets it unwind (bounded), then raises
+    ``KeyboardInterrupt``.
     """
-    if _get_running_loop() is None:
+    if not _in_flight and not _busy and _get_running_loop() is None:
         own = _local.own
         if own is None:
             try:
@@ -174,12 +179,14 @@ def call(coro: Coroutine[Any, Any, _T]) -> _T:
                 coro.close()
                 raise
         if own.lock.acquire(blocking=False):
+            _busy.add(own)
             try:
                 if own.closed:
                     coro.close()
                     raise _exited_error()
                 return _drive(own.loop, coro)
             finally:
+                _busy.discard(own)
                 own.lock.release()
     return run(coro)
 
@@ -629,7 +636,7 @@ def _after_fork_in_child() -> None:
     # is the parent's too, so closing it here would unregister the parent's self-pipe
     # from that shared set and the parent's next call would hang. The threads that ran
     # them do not exist in the child; start afresh, lazily.
-    global _lock, _loop, _parked, _thread, _thread_ident, _own_loops, _in_flight  # noqa: PLW0603
+    global _lock, _loop, _parked, _thread, _thread_ident, _own_loops, _in_flight, _busy  # noqa: PLW0603
     inherited = [_loop, _parked]
     for own in list(_own_loops):
         own.closed = True
@@ -637,6 +644,7 @@ def _after_fork_in_child() -> None:
     _local.own = None
     _own_loops = weakref.WeakSet()
     _in_flight = set()
+    _busy = set()
     _lock = threading.Lock()  # another thread may have held it at the moment of fork
     _loop, _parked, _thread, _thread_ident = None, None, None, None
     for loop_ in inherited:

@@ -78,10 +78,9 @@ def test_each_thread_has_its_own_loop_closed_when_the_thread_ends() -> None:
     def work() -> None:
         seen.append(_portal.call(_where())[1])
 
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
+    for _ in range(2):  # one after the other: concurrent calls share the shared loop
+        thread = threading.Thread(target=work)
         thread.start()
-    for thread in threads:
         thread.join()
     assert len(set(seen)) == 2
     assert all(loop.is_closed() for loop in seen)
@@ -103,6 +102,31 @@ def test_a_thread_that_ends_closes_its_connection_pool(emu: EmulatorThread) -> N
         assert loops[0].is_closed()
         assert loops[0] not in autumn.async_client._transport._sessions  # type: ignore[union-attr]
     assert len(emu.ledger()) == 1
+
+
+def test_concurrent_calls_share_the_shared_loop() -> None:
+    """A call made while another thread's call is in flight runs on the shared loop."""
+    started, release = threading.Event(), threading.Event()
+    places: list[bool] = []
+
+    async def hold() -> bool:
+        started.set()
+        await asyncio.get_running_loop().run_in_executor(None, release.wait)
+        return _portal.in_portal_thread()
+
+    def first() -> None:
+        places.append(_portal.call(hold()))
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    started.wait()
+    try:
+        _, _, inside = _portal.call(_where())
+    finally:
+        release.set()
+        holder.join()
+    assert inside  # the second call went to the shared loop
+    assert places == [False]  # the first ran on its own thread's loop
 
 
 def test_a_caller_inside_a_running_loop_uses_the_shared_loop() -> None:
