@@ -249,7 +249,15 @@ if sys.version_info >= (3, 12):
 else:
 
     def _task(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
-        return loop.create_task(coro)
+        # 3.12's eager start by hand: when nothing else is queued, the task's first step
+        # (the only callback queued) runs now instead of on the next turn of the loop.
+        ready = loop._ready  # type: ignore[attr-defined]
+        if ready:
+            return loop.create_task(coro)
+        task = loop.create_task(coro)
+        if len(ready) == 1:
+            ready.popleft()._run()
+        return task
 
 
 def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, _T]) -> _T:
