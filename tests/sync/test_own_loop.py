@@ -104,6 +104,31 @@ def test_a_thread_that_ends_closes_its_connection_pool(emu: EmulatorThread) -> N
     assert len(emu.ledger()) == 1
 
 
+def test_close_from_another_thread_closes_an_idle_threads_pool_when_it_ends(
+    emu: EmulatorThread,
+) -> None:
+    """close() drops every pool; one opened by a thread now idle closes when that thread ends."""
+    autumn = Autumn(secret_key=SECRET, server_url=emu.url)
+    opened, finish = threading.Event(), threading.Event()
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def work() -> None:
+        autumn.balances.track(customer_id="c1", feature_id="messages")
+        loops.append(_portal.call(_where())[1])
+        opened.set()
+        finish.wait()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    opened.wait()
+    session = autumn.async_client._transport._sessions[loops[0]].session  # type: ignore[union-attr]
+    autumn.close()
+    assert not session.closed  # that thread's loop is idle: nothing runs it now
+    finish.set()
+    worker.join()
+    assert session.closed
+
+
 def test_concurrent_calls_share_the_shared_loop() -> None:
     """A call made while another thread's call is in flight runs on the shared loop."""
     started, release = threading.Event(), threading.Event()
