@@ -99,7 +99,12 @@ def _value_expr(tp: Any, var: str, env: dict[str, Any]) -> list[str]:
     if inner is Any:
         return ["pass"]
     if inner is float:
-        return [f"if {guard}type({var}) is not float: {var} = _num({var})"]
+        # Inline: an int (the usual case: the API sends whole numbers) costs no call.
+        return [
+            f"if {guard}type({var}) is not float:",
+            f"    if type({var}) is int: {var} = float({var})",
+            f"    else: {var} = _num({var})",
+        ]
     if inner is str:
         return [f"if {guard}type({var}) is not str: raise _Mismatch"]
     if inner is bool:

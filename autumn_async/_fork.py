@@ -18,6 +18,10 @@ in the order the modules happened to be imported:
 
 from __future__ import annotations
 
+# Imported first so that logging's own at-fork hooks are registered before ours: ``before``
+# hooks run in reverse order of registration, so the sync loop's (which may still log) runs
+# before logging takes its locks.
+import logging  # noqa: F401
 import os
 import sys
 from collections.abc import Callable

@@ -88,6 +88,10 @@ def _finite_float(text: str) -> float:
     return number
 
 
+#: Built once: ``json.loads`` with keyword arguments builds a new decoder on every call.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def loads(body: bytes) -> Any:
     """Decode a UTF-8 JSON body; invalid UTF-8, invalid JSON, ``NaN`` and numbers out of
     float range raise :class:`SerdeError`."""
@@ -101,7 +105,7 @@ def loads(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise SerdeError(f"response body is not valid UTF-8: {exc}") from exc
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return _DECODER.decode(text)
     except ValueError as exc:
         raise SerdeError(f"response body is not valid JSON: {exc}") from exc
     except RecursionError as exc:

@@ -27,6 +27,7 @@ from autumn_async._options import SecretKey
 from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
+from . import _portal
 from ._run import _run
 
 if TYPE_CHECKING:
@@ -337,6 +338,7 @@ class Autumn:
         self._balances = Balances(self._async.balances)
         self._customers: Customers | None = None
         self._entities: Entities | None = None
+        _portal.prepare()
 
     def __repr__(self) -> str:
         inner = getattr(self, "_async", None)  # None while building (tracebacks with locals)

@@ -251,6 +251,28 @@ def startup_rounds(
     return samples
 
 
+#: ``python -c`` statements timed against bare start-up (issue 17's import target).
+IMPORT_STATEMENTS = {
+    "bare": "pass",
+    "import asyncio": "import asyncio",
+    "from autumn_sync import Autumn": "from autumn_sync import Autumn",
+    "from autumn_async import AsyncAutumn": "from autumn_async import AsyncAutumn",
+}
+
+
+def import_rounds(rounds: int, cpu: int | None) -> dict[str, float]:
+    """Best wall time (ms) of a fresh interpreter running each statement, interleaved."""
+    best = dict.fromkeys(IMPORT_STATEMENTS, float("inf"))
+    pin = ["taskset", "-c", str(cpu)] if cpu is not None else []
+    env = {k: v for k, v in os.environ.items() if k not in SDK_ENV}
+    for _ in range(rounds):
+        for label, statement in IMPORT_STATEMENTS.items():
+            started = time.perf_counter()
+            subprocess.run([*pin, sys.executable, "-c", statement], check=True, env=env)
+            best[label] = min(best[label], (time.perf_counter() - started) * 1e3)
+    return best
+
+
 def noio_rounds(
     probe: Probe, variants: list[Variant], rounds: int, notes: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -281,12 +303,14 @@ def main() -> None:
     parser.add_argument("--startup-rounds", type=int, default=7)
     parser.add_argument("--noio-rounds", type=int, default=3)
     parser.add_argument("--no-peers", action="store_true", help="skip the peer SDKs")
+    parser.add_argument("--peers", default="", help="comma-separated peer names to run")
+    parser.add_argument("--import-rounds", type=int, default=15)
     parser.add_argument("--only", default="", help="comma-separated client keys to run")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     opts = parser.parse_args()
     if opts.quick:
         opts.rounds, opts.seconds, opts.warmup = 1, 0.3, 0.1
-        opts.startup_rounds, opts.noio_rounds = 2, 1
+        opts.startup_rounds, opts.noio_rounds, opts.import_rounds = 2, 1, 3
     started = time.perf_counter()
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     notes: list[str] = []
@@ -294,8 +318,9 @@ def main() -> None:
     installed: list[peers.Installed] = []
     if not opts.no_peers:
         print("preparing peer venvs ...", file=sys.stderr)
-        with concurrent.futures.ThreadPoolExecutor(len(peers.PEERS)) as pool:
-            installed = list(pool.map(peers.ensure, peers.PEERS))
+        chosen = [p for p in peers.PEERS if not opts.peers or p.name in opts.peers.split(",")]
+        with concurrent.futures.ThreadPoolExecutor(len(chosen)) as pool:
+            installed = list(pool.map(peers.ensure, chosen))
         for item in installed:
             if item.note:
                 notes.append(f"**{item.peer.name} skipped**: {item.note}")
@@ -314,6 +339,7 @@ def main() -> None:
         startup = startup_rounds(probe, startups, opts.startup_rounds, notes)
         noio = noio_rounds(probe, variants, opts.noio_rounds, notes)
         imports = importtime.breakdown(sys.executable, base, client_cpu)
+        import_times = import_rounds(opts.import_rounds, client_cpu)
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -330,6 +356,7 @@ def main() -> None:
         "threads": opts.threads,
         "startup_rounds": opts.startup_rounds,
         "noio_rounds": opts.noio_rounds,
+        "import_rounds": opts.import_rounds,
     }
     raw = {
         "machine": info,
@@ -340,6 +367,7 @@ def main() -> None:
         "startup": startup,
         "noio": noio,
         "imports": imports,
+        "import_times": import_times,
         "notes": notes,
         "peer_notes": {item.peer.name: list(item.peer.notes) for item in installed},
     }
