@@ -455,6 +455,39 @@ class Autumn:
         Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
         closing returns once every event it holds is delivered or settled for good. A
         misspelt option is a ``TypeError``.
+
+        Args:
+            mode: ``"batch_track"`` (default: up to ``max_batch_size`` events per
+                ``balances.batch_track`` request) or ``"track"`` (one request per event).
+            max_batch_size: events per request in ``batch_track`` mode (default 1000,
+                Autumn's limit).
+            flush_interval: seconds an event may wait for a fuller batch (default 1.0).
+            max_concurrency: requests in flight (default 2 in ``batch_track`` mode, 16 in
+                ``track`` mode); at most the client's ``max_connections``.
+            max_requests_per_second: request pacing (default 2 in ``batch_track`` mode, so
+                several processes stay under Autumn's 10 batch requests/s per
+                organisation; none in ``track`` mode); ``None`` for no pacing.
+            max_queue: events held in memory before ``overflow`` applies (default 100,000).
+            overflow: ``"block"`` (default: ``track()`` waits up to ``block_timeout``),
+                ``"drop_newest"`` or ``"drop_oldest"`` (reported to ``on_drop``).
+            block_timeout: seconds ``track()`` may block under ``"block"`` (``None``:
+                no limit).
+            max_attempts: deliveries tried per event before it goes to ``on_error``
+                (default 20).
+            coalesce: sum plain counter events (same customer, feature or event name,
+                entity, no properties, no caller key) into one; not with a spool.
+            spool_path: a file for the SQLite spool: events are on disk before
+                ``track()`` returns and survive a crash.
+            spool: any :class:`Spool` implementation instead (e.g. ``RedisSpool``).
+            spool_lease: seconds a silent process keeps its spooled events (default 30).
+            on_error: called with ``(event, error)`` for an event that failed for good or
+                whose outcome is unknown (the error carries its ``idempotency_key``).
+            on_drop: called with ``(event, reason)`` for an event never applied and
+                dropped (queue overflow, or closing gave up on a stall).
+            shutdown_timeout: seconds closing may wait on a stalled delivery (no
+                progress); ``None`` (default) waits as long as the server makes progress.
+            retries: the backoff between attempts (default: the client's ``retry_config``).
+            timeout: the per-attempt timeout (default: the client's).
         """
         from ._batcher import UsageBatcher  # noqa: PLC0415 (only workers need it)
 

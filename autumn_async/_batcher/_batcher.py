@@ -27,7 +27,8 @@ import attrs
 from autumn_async._checks import new_key
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._errors import APIConnectionError, UsageError
-from autumn_async._fork import abandon
+from autumn_async._fork import abandon, register
+from autumn_async._public import publish
 from autumn_async._requests import build_track
 from autumn_async._retry import NO_RETRIES, RetryConfig
 
@@ -660,5 +661,7 @@ def _close_unclosed_at_exit() -> None:
 atexit.register(_close_unclosed_at_exit)
 
 
-if hasattr(os, "register_at_fork"):  # POSIX only
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+register("batchers", after_in_child=_after_fork_in_child)
+
+
+publish(globals(), ("AsyncUsageBatcher",))

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from autumn_async._errors import AutumnError
+from autumn_async._public import publish
 
 __all__ = ["Spool", "SpoolError", "SpooledEvent", "account_fingerprint"]
 
@@ -91,3 +92,6 @@ def account_fingerprint(server_url: str, secret_key: str) -> str:
     """A stable name for one account on one server that does not reveal the key."""
     digest = hashlib.sha256(f"autumn-spool\0{server_url.rstrip('/')}\0{secret_key}".encode())
     return digest.hexdigest()[:32]
+
+
+publish(globals(), ("Spool", "SpoolError", "SpooledEvent"))

@@ -91,7 +91,12 @@ async def test_a_call_that_waited_too_long_is_retried_and_sent_once(
 
 
 def test_the_sync_client_reports_pool_waits_as_never_sent() -> None:
-    """The same with autumn_sync.Autumn and two threads."""
+    """The same with autumn_sync.Autumn and threads.
+
+    A lone blocking call runs on its thread's own loop; calls made while another is in
+    flight share the private loop, whose pool holds ``max_connections``: with the first
+    two calls held by the server, the third waits for that pool and is never sent.
+    """
     held = HeldServer()
 
     async def scenario() -> None:
@@ -99,28 +104,31 @@ def test_the_sync_client_reports_pool_waits_as_never_sent() -> None:
             with Autumn(
                 secret_key=KEY, server_url=server.url, max_connections=1, retry_config=None
             ) as autumn:
-                done = threading.Event()
+                finished: list[str] = []
 
-                def first() -> None:
+                def held_call(name: str) -> None:
                     autumn.balances.check(customer_id="c", feature_id="f")
-                    done.set()
+                    finished.append(name)
 
-                thread = threading.Thread(target=first)
-                thread.start()
+                threads = [threading.Thread(target=held_call, args=(name,)) for name in ("a", "b")]
+                threads[0].start()  # on its own loop
                 await _wait_for_requests(server, 1)
+                threads[1].start()  # on the shared loop, taking its one connection
+                await _wait_for_requests(server, 2)
 
-                def second() -> APITimeoutError:
+                def third() -> APITimeoutError:
                     try:
                         autumn.balances.check(customer_id="c", feature_id="f", timeout=0.2)
                     except APITimeoutError as exc:
                         return exc
                     raise AssertionError("no pool wait")
 
-                error = await asyncio.to_thread(second)
+                error = await asyncio.to_thread(third)
                 assert error.maybe_applied is False
                 held.release.set()
-                await asyncio.to_thread(thread.join)
-                assert done.is_set()
-            assert len(server.requests) == 1
+                for thread in threads:
+                    await asyncio.to_thread(thread.join)
+                assert sorted(finished) == ["a", "b"]
+            assert len(server.requests) == 2
 
     asyncio.run(scenario())

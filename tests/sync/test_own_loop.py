@@ -100,7 +100,7 @@ def test_a_thread_that_ends_closes_its_connection_pool(emu: EmulatorThread) -> N
         worker.start()
         worker.join()
         assert loops[0].is_closed()
-        assert loops[0] not in autumn.async_client._transport._sessions  # type: ignore[union-attr]
+        assert loops[0] not in autumn.async_client.pipeline.transport_built._sessions  # type: ignore[union-attr]
     assert len(emu.ledger()) == 1
 
 
@@ -121,7 +121,7 @@ def test_close_from_another_thread_closes_an_idle_threads_pool_when_it_ends(
     worker = threading.Thread(target=work)
     worker.start()
     opened.wait()
-    session = autumn.async_client._transport._sessions[loops[0]].session  # type: ignore[union-attr]
+    session = autumn.async_client.pipeline.transport_built._sessions[loops[0]].session  # type: ignore[union-attr]
     autumn.close()
     assert not session.closed  # that thread's loop is idle: nothing runs it now
     finish.set()
