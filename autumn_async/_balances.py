@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,6 +12,7 @@ from ._checks import new_key
 from ._client import Replayed
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import APIConnectionError, InternalServerError, OutcomeUnknownError
+from ._log import sdk_logger
 from ._requests import build_check, build_create, build_track, build_update
 from ._retry import RetryConfig
 
@@ -44,7 +44,7 @@ else:
 
 __all__ = ["AsyncBalances"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("fail_open")
 
 Timestamp = float | _dt.datetime
 _SuccessT = TypeVar("_SuccessT", "BalancesCreateResponse", "BalancesUpdateResponse")

@@ -11,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import threading
 from typing import Any
 
 from ._batch_send import Delivery
 from ._coalesce import QueuedEvent
 from ._errors import UsageError
+from ._log import sdk_logger
 from ._spool import Spool
 
 __all__ = ["Lifecycle"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("batcher")
 
 
 class Lifecycle(Delivery):

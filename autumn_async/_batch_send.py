@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import random
 import threading
 import time
@@ -31,6 +30,7 @@ from ._errors import (
     RateLimitError,
     UsageError,
 )
+from ._log import sdk_logger
 from ._retry import RetryConfig
 from ._spool import Spool
 
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Delivery"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("batcher")
 
 #: Longest batcher-level wait between resends, whatever the server asks (seconds).
 MAX_PARK_SECONDS = 60.0

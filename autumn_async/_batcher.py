@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import threading
 import time
@@ -26,6 +25,7 @@ from ._coalesce import BatcherStats, QueuedEvent, UsageEvent, is_coalescable
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import UsageError
 from ._fork import abandon
+from ._log import sdk_logger
 from ._requests import build_track
 from ._retry import RetryConfig
 from ._spool import Spool
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncUsageBatcher"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("batcher")
 
 Overflow = Literal["block", "drop_newest", "drop_oldest"]
 Mode = Literal["track", "batch_track"]
@@ -71,7 +71,7 @@ class AsyncUsageBatcher(Lifecycle):
     - ``max_queue`` bounds events held in memory; when full, ``overflow`` decides:
       ``"block"`` (``track`` waits, up to ``block_timeout`` seconds, then drops),
       ``"drop_newest"`` or ``"drop_oldest"``. Every drop calls ``on_drop(event, reason)``
-      and logs a warning on the ``autumn`` logger;
+      and logs a warning on the ``autumn_balances.batcher`` logger;
     - ``coalesce=True`` sums plain counter events (same customer, feature or event name
       and entity, no properties, no caller key) into one event per batch;
     - ``spool_path``: an SQLite file; an event is on disk before ``track`` returns and is

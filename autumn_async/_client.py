@@ -34,6 +34,7 @@ from ._errors import (
     error_from_response,
 )
 from ._http import Request
+from ._log import sdk_logger
 from ._retry import NO_RETRIES, RetryConfig, RetryState
 from ._version import __version__
 
@@ -46,7 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncAutumn"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("http")
+retry_logger = sdk_logger("retry")
 _T = TypeVar("_T")
 USER_AGENT = f"autumn-balances-python/{__version__}"
 
@@ -314,8 +316,8 @@ class AsyncAutumn:
                 raise error
             if _maybe_applied(error):
                 maybe_applied_before = True
-            if debug:
-                logger.debug(
+            if retry_logger.isEnabledFor(logging.DEBUG):
+                retry_logger.debug(
                     "%s: retrying in %.3fs after %s", operation, wait, type(error).__name__
                 )
             await asyncio.sleep(wait)

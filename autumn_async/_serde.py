@@ -39,7 +39,7 @@ try:
 
     # orjson before 3.9.15 crashes the whole process on deeply nested JSON (CVE-2024-27454):
     # a hostile or broken server must not be able to do that, so an older one is not used.
-    _HAS_ORJSON = _ORJSON_FLOOR <= tuple(int(part) for part in orjson.__version__.split(".")[:3])
+    _HAS_ORJSON = tuple(int(part) for part in orjson.__version__.split(".")[:3]) >= _ORJSON_FLOOR
 except (ImportError, ValueError):  # pragma: no cover - orjson is the optional "speed" extra
     _HAS_ORJSON = False
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import logging
 import os
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -28,6 +27,7 @@ from typing import Any, TypeVar
 
 from autumn_async._errors import UsageError
 from autumn_async._fork import abandon
+from autumn_async._log import sdk_logger
 
 __all__ = [
     "abandon",
@@ -53,7 +53,7 @@ CLEANUP_TIMEOUT = 2.0
 #: After Ctrl-C: time the cancelled call gets to unwind before the caller moves on.
 CANCEL_GRACE = 1.0
 
-_logger = logging.getLogger("autumn")
+_logger = sdk_logger("sync")
 
 _lock = threading.Lock()
 # Publishing ``_loop`` last is what lets ``run`` skip the lock on its fast path.
