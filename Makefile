@@ -28,7 +28,7 @@ unit: $(STAMP)
 
 # The documentation site: a broken reference or link fails the build.
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir build/site
 
 # Build the sdist and wheel twice (reproducible), twine check --strict, then install the wheel
 # into a fresh venv and run the demo and quickstarts from it against the emulator's CLI.
