@@ -42,7 +42,9 @@ async def test_drop_newest_refuses_the_new_event(
     assert keys_of(emu) == {"k0", "k1", "k2"}
     assert (stats.enqueued, stats.delivered, stats.dropped) == (3, 3, 2)
     assert any(
-        r.levelno == logging.WARNING and r.name == "autumn_balances.batcher" and "dropped" in r.getMessage()
+        r.levelno == logging.WARNING
+        and r.name == "autumn_balances.batcher"
+        and "dropped" in r.getMessage()
         for r in caplog.records
     )
 
