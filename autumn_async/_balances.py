@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -12,6 +11,7 @@ import attrs
 from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import APIConnectionError, InternalServerError, UsageError
+from ._log import sdk_logger
 from ._pipeline import Pipeline, Replayed, outcome_unknown
 from ._public import publish
 from ._requests import (
@@ -52,7 +52,7 @@ else:
 
 __all__ = ["AsyncBalances"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("fail_open")
 
 Timestamp = float | _dt.datetime
 _SuccessT = TypeVar("_SuccessT", "BalancesCreateResponse", "BalancesUpdateResponse")

@@ -38,6 +38,7 @@ from ._errors import (
     redact_secret,
 )
 from ._http import Request
+from ._log import sdk_logger
 from ._retry import NO_RETRIES, Action, CallState, RetryConfig, decide
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Pipeline", "Replayed"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("http")
+retry_logger = sdk_logger("retry")
 _T = TypeVar("_T")
 
 
@@ -213,8 +215,8 @@ class Pipeline:
                 decision = decide(error, state)
                 action = decision.action
                 if action is Action.RETRY:
-                    if debug:
-                        logger.debug(
+                    if retry_logger.isEnabledFor(logging.DEBUG):
+                        retry_logger.debug(
                             "%s: retrying in %.3fs after %s",
                             operation,
                             decision.wait,

@@ -32,11 +32,15 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from ._fastread import reader_for
 
+_ORJSON_FLOOR = (3, 9, 15)
+
 try:
     import orjson
 
-    _HAS_ORJSON = True
-except ImportError:  # pragma: no cover - orjson is the optional "speed" extra
+    # orjson before 3.9.15 crashes the whole process on deeply nested JSON (CVE-2024-27454):
+    # a hostile or broken server must not be able to do that, so an older one is not used.
+    _HAS_ORJSON = tuple(int(part) for part in orjson.__version__.split(".")[:3]) >= _ORJSON_FLOOR
+except (ImportError, ValueError):  # pragma: no cover - orjson is the optional "speed" extra
     _HAS_ORJSON = False
 
 __all__ = ["SerdeError", "dumps", "loads", "prepare", "structure", "unstructure_request"]

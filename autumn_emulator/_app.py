@@ -22,7 +22,7 @@ from ._validation import authenticate, env_for_key, parse_api_version
 
 __all__ = ["CONTEXT", "EmulatorContext", "V1_ROUTES", "create_app"]
 
-logger = logging.getLogger("autumn.emulator")
+logger = logging.getLogger("autumn_emulator")
 
 _Op = Callable[[EmulatorState, Any, str, tuple[int, int, int]], dict[str, Any]]
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import logging
 import os
 import sys
 import threading
@@ -43,6 +42,7 @@ from typing import Any, TypeVar
 
 from autumn_async._errors import UsageError
 from autumn_async._fork import abandon, register
+from autumn_async._log import sdk_logger
 
 __all__ = [
     "abandon",
@@ -75,7 +75,7 @@ PARK_BEFORE_FORK = sys.version_info >= (3, 12)
 PARK_TIMEOUT = 2.0
 RESTART_IN_PARENT = sys.version_info < (3, 13)
 
-_logger = logging.getLogger("autumn")
+_logger = sdk_logger("sync")
 _get_running_loop = events._get_running_loop
 _get_ident = threading.get_ident
 

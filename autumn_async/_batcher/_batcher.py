@@ -13,7 +13,6 @@ import asyncio
 import atexit
 import contextlib
 import json
-import logging
 import os
 import threading
 import time
@@ -28,6 +27,7 @@ from autumn_async._checks import new_key
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._errors import APIConnectionError, UsageError
 from autumn_async._fork import abandon, register
+from autumn_async._log import sdk_logger
 from autumn_async._public import publish
 from autumn_async._requests import build_track
 from autumn_async._retry import NO_RETRIES, RetryConfig
@@ -639,6 +639,9 @@ def _after_fork_in_child() -> None:
 EXIT_BUDGET = 4.0
 
 
+_exit_logger = sdk_logger("batcher")
+
+
 def _close_unclosed_at_exit() -> None:
     """Interpreter exit: an async batcher whose loop has ended delivers what it holds.
 
@@ -653,9 +656,7 @@ def _close_unclosed_at_exit() -> None:
         try:
             asyncio.run(batcher._aclose(batcher.shutdown_timeout, total=EXIT_BUDGET))
         except Exception:
-            logging.getLogger("autumn").warning(
-                "usage batcher: closing at interpreter exit failed", exc_info=True
-            )
+            _exit_logger.warning("usage batcher: closing at interpreter exit failed", exc_info=True)
 
 
 atexit.register(_close_unclosed_at_exit)

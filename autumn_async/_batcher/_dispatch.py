@@ -34,6 +34,7 @@ from autumn_async._errors import (
     AutumnError,
     InternalServerError,
 )
+from autumn_async._log import sdk_logger
 from autumn_async._retry import (
     NO_RETRIES,
     Action,
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Dispatcher", "Mode", "send_request"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("batcher")
 
 Mode = Literal["track", "batch_track"]
 

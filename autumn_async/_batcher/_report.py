@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from autumn_async._errors import OutcomeUnknownError
+from autumn_async._log import sdk_logger
 
 from ._events import QueuedEvent, UsageEvent
 from ._queue import EventQueue
@@ -23,7 +23,7 @@ from ._spool import Spool
 
 __all__ = ["OnDrop", "OnError", "Reporter", "outcome_unknown_error"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("batcher")
 
 OnError = Callable[[UsageEvent, BaseException], object]
 OnDrop = Callable[[UsageEvent, str], object]

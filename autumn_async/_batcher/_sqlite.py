@@ -25,7 +25,6 @@ import collections
 import concurrent.futures
 import contextlib
 import glob
-import logging
 import mmap
 import os
 import sqlite3
@@ -38,6 +37,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from autumn_async._fork import abandon
+from autumn_async._log import sdk_logger
 
 try:
     import fcntl
@@ -48,7 +48,7 @@ from ._spool import SpooledEvent, SpoolError
 
 __all__ = ["SQLiteSpool"]
 
-logger = logging.getLogger("autumn")
+logger = sdk_logger("batcher")
 
 _Waiter = concurrent.futures.Future[Any] | asyncio.Future[Any] | None
 _Op = Callable[[sqlite3.Connection], Any]

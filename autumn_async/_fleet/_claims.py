@@ -8,17 +8,18 @@ key in two entries (a requeued dead letter, say) is handed out once and settles 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 import attrs
+
+from autumn_async._log import sdk_logger
 
 from ._codec import Entry, MalformedEntryError, decode_entry
 from ._spool import SpooledEvent
 
 __all__ = ["DEDUPE_WINDOW", "Claims", "Held"]
 
-logger = logging.getLogger("autumn.fleet")
+logger = sdk_logger("fleet")
 
 #: Autumn keeps an idempotency key 24 h; resending later than this risks a double count.
 DEDUPE_WINDOW = 23 * 3600.0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import logging
 import os
 import socket
 import time
@@ -36,6 +35,7 @@ import redis.retry
 
 from autumn_async._errors import AutumnError, UsageError
 from autumn_async._fork import abandon
+from autumn_async._log import sdk_logger
 from autumn_async._public import publish
 
 from . import _scripts
@@ -54,7 +54,7 @@ from ._spool import SpooledEvent
 
 __all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
 
-logger = logging.getLogger("autumn.fleet")
+logger = sdk_logger("fleet")
 
 DEFAULT_STREAM = "{autumn}:usage"
 DEFAULT_GROUP = "autumn-delivery"

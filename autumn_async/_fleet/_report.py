@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from autumn_async._errors import UsageError
+from autumn_async._log import sdk_logger
 
 __all__ = ["build_status", "check_server"]
 
-logger = logging.getLogger("autumn.fleet")
+logger = sdk_logger("fleet")
 
 
 def build_status(

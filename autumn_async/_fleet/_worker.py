@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 from typing import Protocol
 
 import attrs
+
+from autumn_async._log import sdk_logger
 
 from ._codec import MAX_EVENTS
 from ._deliver import SendBatch, deliver
@@ -23,7 +24,7 @@ from ._spool import SpooledEvent
 
 __all__ = ["run_worker"]
 
-logger = logging.getLogger("autumn.fleet")
+logger = sdk_logger("fleet")
 
 #: Longest wait between resends of a batch Autumn could not take (seconds).
 MAX_BACKOFF = 30.0

@@ -228,11 +228,11 @@ async def test_drop_warnings_are_rate_limited_and_close_states_totals(
     emu: Emulator, autumn: AsyncAutumn, caplog: pytest.LogCaptureFixture
 ) -> None:
     """200 drops make one rate-limited WARNING, and close one more with the true totals."""
-    caplog.set_level(logging.WARNING, logger="autumn")
+    caplog.set_level(logging.WARNING, logger="autumn_balances")
     async with autumn.batcher(max_queue=1, overflow="drop_newest", flush_interval=3600.0) as b:
         for _ in range(201):
             await b.track(customer_id="c1", feature_id="messages")
-    warnings = [r.getMessage() for r in caplog.records if r.name == "autumn"]
+    warnings = [r.getMessage() for r in caplog.records if r.name.startswith("autumn_balances")]
     assert len(warnings) == 2
     assert "dropped (queue_full)" in warnings[0]
     assert "201 enqueued, 1 delivered" in warnings[1]

@@ -43,7 +43,9 @@ async def test_drop_newest_refuses_the_new_event(
     # Every accepted track() counts as enqueued, refused ones too: the totals add up.
     assert (stats.enqueued, stats.delivered, stats.dropped) == (5, 3, 2)
     assert any(
-        r.levelno == logging.WARNING and r.name == "autumn" and "dropped" in r.getMessage()
+        r.levelno == logging.WARNING
+        and r.name == "autumn_balances.batcher"
+        and "dropped" in r.getMessage()
         for r in caplog.records
     )
 

@@ -326,7 +326,7 @@ async def test_fail_open_returns_a_marked_fallback(
         retry_config=RetryConfig("backoff", INSTANT_RETRIES.backoff, max_attempts=2),
         fail_open=True,
     ) as autumn:
-        with caplog.at_level(logging.WARNING, logger="autumn"):
+        with caplog.at_level(logging.WARNING, logger="autumn_balances"):
             res = await autumn.balances.check(customer_id="c", feature_id="f", required_balance=4)
     assert res.allowed is True
     assert res.fallback is True

@@ -92,7 +92,7 @@ def test_server_check(caplog: pytest.LogCaptureFixture) -> None:
     """Redis < 6.2 is refused; no AOF, eviction and replicas are warned about."""
     with pytest.raises(UsageError, match="6.2"):
         check_server({"redis_version": "6.0.16"})
-    caplog.set_level(logging.WARNING, "autumn.fleet")
+    caplog.set_level(logging.WARNING, "autumn_balances.fleet")
     check_server(
         {
             "redis_version": "7.2.4",

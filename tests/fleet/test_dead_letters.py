@@ -116,7 +116,7 @@ async def test_other_accounts_events_are_left_in_place(
     a = await opened(redis_server.url, "account-a", lease=600)
     b = await opened(redis_server.url, "account-b", lease=600)
     await a.put([event() for _ in range(3)])
-    caplog.set_level(logging.WARNING, "autumn.fleet")
+    caplog.set_level(logging.WARNING, "autumn_balances.fleet")
     assert await b.claim(10) == []
     assert sum("another Autumn account" in r.message for r in caplog.records) == 1
     assert len(await a.claim(10)) == 3  # handed back at once

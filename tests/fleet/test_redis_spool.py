@@ -95,7 +95,7 @@ async def test_silent_worker_loses_its_claims_after_the_lease(
     await dead.put([event() for _ in range(5)])
     assert len(await dead.claim(5)) == 5
     dead.after_fork_in_child()  # forgets its claims and heartbeat, as if killed
-    caplog.set_level(logging.INFO, "autumn.fleet")
+    caplog.set_level(logging.INFO, "autumn_balances.fleet")
     taken = await claim_all(peer, 5)
     assert len(taken) == 5
     assert sum("reclaimed" in r.message for r in caplog.records) == 1

@@ -68,7 +68,7 @@ async def test_a_call_that_waited_too_long_is_retried_and_sent_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Never sent, so retried: once the connection frees up, it goes out exactly once."""
-    caplog.set_level(logging.DEBUG, logger="autumn")
+    caplog.set_level(logging.DEBUG, logger="autumn_balances")
     held = HeldServer()
     retries = RetryConfig("backoff", BackoffStrategy(10, 10, 1.0, 10_000), max_attempts=0)
     async with (

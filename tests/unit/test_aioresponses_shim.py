@@ -6,10 +6,11 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from .._aioresponses_compat import compat_aioresponses
+from .._aioresponses_compat import NEEDS_STREAM_WRITER, compat_aioresponses
 
 
 @pytest.mark.xfail(
+    NEEDS_STREAM_WRITER,
     strict=True,
     raises=TypeError,
     reason="aioresponses issue #289: ClientResponse needs stream_writer on aiohttp >= 3.14. "

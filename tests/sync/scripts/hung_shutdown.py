@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from _sessions import open_session
 
 from autumn_sync import _portal
 
 _portal.SHUTDOWN_CALLBACK_TIMEOUT = 0.2
+# The SDK only has a NullHandler: the application decides where its warnings go.
+logging.basicConfig(level=logging.WARNING)
 
 
 async def hang() -> None:
