@@ -130,6 +130,10 @@ class _OwnLoop:
 
     def __init__(self) -> None:
         self.loop = _new_loop()
+        # Held strongly until closed: if this object is collected as cyclic garbage (its
+        # thread gone, a traceback keeping a frame alive), the loop must not be finalised
+        # in the same sweep, unclosed; ``__del__`` closes it instead.
+        _open_own_loops.add(self.loop)
         self.lock = threading.Lock()
         self.pid = os.getpid()
         self.closed = False
@@ -148,6 +152,16 @@ class _OwnLoop:
                 _close_own(self)
             finally:
                 self.lock.release()
+            return
+        # Collected on a thread that is running a loop (the garbage collector runs
+        # wherever it likes): this loop cannot be driven here, so close it on a thread of
+        # its own rather than leak it and its sockets.
+        try:
+            threading.Thread(
+                target=_close_own_when_free, args=(self,), name="autumn-sync-close", daemon=True
+            ).start()
+        except RuntimeError:  # interpreter shutdown: no new threads; the process is ending
+            abandon(self.loop)
 
 
 class _Local(threading.local):
@@ -156,6 +170,8 @@ class _Local(threading.local):
 
 _local = _Local()
 _own_loops: weakref.WeakSet[_OwnLoop] = weakref.WeakSet()
+#: The loops of :class:`_OwnLoop` objects not closed yet (see ``_OwnLoop.__init__``).
+_open_own_loops: set[asyncio.AbstractEventLoop] = set()
 #: Own loops running a call now. Concurrent calls share the shared loop: one loop serving
 #: many threads costs less CPU per call than each thread polling its own.
 _busy: set[_OwnLoop] = set()
@@ -322,6 +338,12 @@ def _noop() -> None:
     return None
 
 
+def _close_own_when_free(own: _OwnLoop) -> None:
+    with own.lock:
+        if not own.closed:
+            _close_own(own)
+
+
 def _close_own(own: _OwnLoop) -> None:
     """Close a thread's own loop and the connection pools opened on it (lock held)."""
     own.closed = True
@@ -334,6 +356,7 @@ def _close_own(own: _OwnLoop) -> None:
     finally:
         if not loop.is_closed():
             loop.close()
+        _open_own_loops.discard(loop)
 
 
 async def _wind_down(loop: asyncio.AbstractEventLoop) -> None:
@@ -651,6 +674,7 @@ def _after_fork_in_child() -> None:
         inherited.append(own.loop)
     _local.own = None
     _own_loops = weakref.WeakSet()
+    _open_own_loops.clear()  # the inherited ones are abandoned below, never finalised
     _in_flight = set()
     _busy = set()
     _lock = threading.Lock()  # another thread may have held it at the moment of fork
