@@ -622,7 +622,7 @@ class AsyncUsageBatcher:
         # Tasks and futures are only dropped, never cancelled (that would touch the
         # inherited loop, whose epoll set the parent still uses).
         dispatcher = self._dispatcher
-        abandon((dispatcher.tasks, dispatcher.parked, self._flushers, self._reclaimer))
+        abandon((dispatcher, dispatcher.tasks, dispatcher.parked, self._flushers, self._reclaimer))
         closed = self._closed
         if self._spool is not None:
             self._spool.after_fork_in_child()

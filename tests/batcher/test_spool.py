@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -210,12 +211,11 @@ def _damage(kind: str, path: Path) -> None:
     if kind == "garbage":
         path.write_bytes(b"this is not an SQLite database, just some text\n" * 100)
     elif kind == "foreign":
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("CREATE TABLE events (key TEXT PRIMARY KEY, body TEXT)")
             conn.execute("INSERT INTO events VALUES ('k', '{}')")
-        sqlite3.connect(path).close()
     else:  # truncated: a real spool with events, cut in the middle
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("PRAGMA journal_mode=DELETE")
             conn.execute("CREATE TABLE filler (x BLOB)")
             conn.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,)] * 50)

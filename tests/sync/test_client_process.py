@@ -13,7 +13,21 @@ from autumn_emulator import EmulatorThread
 SCRIPT = Path(__file__).parent / "scripts" / "sync_client_lifecycle.py"
 
 
-@pytest.mark.parametrize("uvloop", ["0", "1"])
+@pytest.mark.parametrize(
+    "uvloop",
+    [
+        "0",
+        pytest.param(
+            "1",
+            marks=pytest.mark.xfail(
+                sys.version_info >= (3, 12),
+                reason="uvloop (opt-in) keeps libuv resolver threads alive, so on 3.12+ the "
+                "fork warns that the process is multi-threaded (README, uvloop paragraph)",
+                strict=True,
+            ),
+        ),
+    ],
+)
 def test_fork_then_exit_without_close(uvloop: str) -> None:
     """Parent and forked child both track and exit 0, silently; each call counts once."""
     if uvloop == "1":
