@@ -739,6 +739,23 @@ class AsyncUsageBatcher:
                 future.set_result(None)
         reporter.totals_at_close()
 
+    async def _hand_back(self, drain: float) -> None:
+        """A fleet worker's stop: claim nothing more, let requests in flight finish for
+        up to ``drain`` seconds, hand every unsettled event back to the spool at once."""
+        if self._closing or self._loop is None:
+            await self._aclose(self.shutdown_timeout)
+            return
+        self._closing = True
+        self._closed_event = asyncio.Event()
+        try:
+            if self._reclaimer is not None:
+                await asyncio.wait([self._reclaimer])  # stops within _CLAIM_WAIT
+                self._reclaimer = None
+            await self._stop(drain)
+        finally:
+            self._closed = True
+            self._closed_event.set()
+
     async def __aenter__(self) -> AsyncUsageBatcher:
         await self._start()
         return self
