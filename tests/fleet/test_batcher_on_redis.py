@@ -12,10 +12,11 @@ import os
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
-from autumn_async import AsyncAutumn
+from autumn_async import AsyncAutumn, UsageError
 from autumn_async._fleet._redis_spool import RedisSpool
 from autumn_emulator import EmulatorThread
 
@@ -135,3 +136,34 @@ async def test_max_backlog_meets_the_overflow_policy(
     dropped = {key for key, _reason in drops}
     assert await delivered_by_a_worker(workers, account_of(emu)) == 300
     assert_exactly_once(emu.ledger(), set(keys) - dropped)
+
+
+async def test_refused_event_is_dead_lettered_with_autumns_answer(
+    redis_server: RedisServer, emu: EmulatorThread
+) -> None:
+    """A delivering batcher on Redis: Autumn's refusal goes to the dead letters, once."""
+    async with client(emu) as autumn:
+        batcher = autumn.batcher(spool=RedisSpool(redis_server.url, lease=1.0))
+        good = await track_many(batcher, 20)
+        await batcher.track(customer_id="c1", feature_id="no_such_feature", idempotency_key="bad")
+        await batcher.aclose()
+    assert_exactly_once(emu.ledger(), set(good))
+    spool = RedisSpool(redis_server.url)
+    await spool.open(account_of(emu))
+    [letter] = await spool.dead_letters()
+    status = await spool.status()
+    await spool.close()
+    assert letter.key == "bad" and letter.reason.startswith("rejected:4"), letter.reason
+    assert status["pending"] == 0 and status["dead_letters"] == 1
+
+
+async def test_deliver_false_needs_a_shared_spool(tmp_path: Path) -> None:
+    """deliver=False with no spool, or a spool only this process delivers: UsageError."""
+    autumn = AsyncAutumn(secret_key="am_sk_test_x", server_url="http://127.0.0.1:9")
+    for options in ({}, {"spool_path": tmp_path / "usage.db"}):
+        with pytest.raises(UsageError) as caught:
+            autumn.batcher(deliver=False, **options)  # type: ignore[arg-type]
+        assert caught.value.field == "deliver"
+    with pytest.raises(UsageError):
+        autumn.batcher(deliver="no")  # type: ignore[arg-type]
+    await autumn.aclose()
