@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 from autumn_async import AsyncAutumn, UsageError
 from autumn_async._fleet._redis_spool import RedisSpool
 from autumn_emulator import EmulatorThread
+from autumn_sync import Autumn
 
 from .conftest import (
     ROOT,
@@ -167,3 +169,25 @@ async def test_deliver_false_needs_a_shared_spool(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         autumn.batcher(deliver="no")  # type: ignore[arg-type]
     await autumn.aclose()
+
+
+def test_sync_delivering_batcher_tracked_from_threads(
+    redis_server: RedisServer, emu: EmulatorThread
+) -> None:
+    """autumn_sync: four threads track() into Redis, the same batcher delivers; close()."""
+    keys = [uuid.uuid4().hex for _ in range(800)]
+    with Autumn(secret_key=emu.secret_key, server_url=emu.url) as autumn:
+        batcher = autumn.batcher(spool=RedisSpool(redis_server.url, lease=1.0))
+
+        def produce(part: list[str]) -> None:
+            for key in part:
+                batcher.track(customer_id="c1", feature_id="messages", idempotency_key=key)
+
+        threads = [threading.Thread(target=produce, args=(keys[i::4],)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        batcher.close()
+        assert batcher.stats.delivered == 800
+    assert_exactly_once(emu.ledger(), set(keys))
