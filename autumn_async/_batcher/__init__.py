@@ -2,7 +2,7 @@
 
 from ._batcher import AsyncUsageBatcher
 from ._events import BatcherStats, UsageEvent
-from ._spool import Spool, SpooledEvent, SpoolError, account_fingerprint
+from ._spool import Spool, SpooledEvent, SpoolError, SpoolFullError, account_fingerprint
 from ._sqlite import SQLiteSpool
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "SQLiteSpool",
     "Spool",
     "SpoolError",
+    "SpoolFullError",
     "SpooledEvent",
     "UsageEvent",
     "account_fingerprint",

@@ -19,7 +19,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -36,7 +36,7 @@ from ._dispatch import Dispatcher, Mode
 from ._events import BatcherStats, QueuedEvent, is_coalescable
 from ._queue import EventQueue, Overflow
 from ._report import OnDrop, OnError, Reporter
-from ._spool import Spool, SpooledEvent
+from ._spool import Spool, SpooledEvent, SpoolFullError
 from ._sqlite import SQLiteSpool
 
 if TYPE_CHECKING:
@@ -58,6 +58,27 @@ DEFAULT_MAX_ATTEMPTS = 20
 _MAX_RETRY_ELAPSED_MS = 12 * 3600 * 1000
 
 _live: weakref.WeakSet[AsyncUsageBatcher] = weakref.WeakSet()
+
+#: A stream spool's claim waits this long for new events (also how soon its claimer
+#: notices a close).
+_CLAIM_WAIT = 0.25
+#: Under ``overflow="block"``, a full spool is asked again after this long, doubling.
+_FULL_RETRY_FIRST, _FULL_RETRY_MAX = 0.01, 1.0
+
+
+class _StreamSpool(Protocol):
+    """A spool whose ``put`` hands events to every consumer (``RedisSpool``).
+
+    Such a spool sets ``shared_stream = True``: events put are not leased to the
+    producer, so a delivering batcher delivers only what it claims back, and
+    ``deliver=False`` leaves them to other processes.
+    """
+
+    async def claim(self, limit: int, *, wait: float = 0.0) -> list[SpooledEvent]: ...
+
+
+def _is_stream(spool: Spool | None) -> bool:
+    return spool is not None and getattr(spool, "shared_stream", False) is True
 
 
 def _positive(value: object, field: str, *, integer: bool) -> None:
@@ -88,6 +109,13 @@ class AsyncUsageBatcher:
       and entity, no properties, no caller key) into one event per batch (not with a spool);
     - ``spool_path`` (an SQLite file) or ``spool`` (any :class:`Spool`): an event is
       durable before ``track`` returns and is resent under its key after a crash;
+      with a shared spool (``RedisSpool``) ``track`` hands the event to the spool and the
+      batcher delivers what it claims from it, its own events and other producers';
+      ``deliver=False`` only hands events over (web processes, serverless functions) and
+      leaves delivery to workers. A full spool (``SpoolFullError``: ``max_backlog``,
+      Redis out of memory) meets ``overflow`` like a full queue: ``"block"`` asks again
+      until ``block_timeout``; ``"drop_newest"`` and ``"drop_oldest"`` drop the new event
+      (``on_drop`` reason ``"spool_full"``; nothing is evicted from a shared spool);
     - ``on_error(event, error)``: an event refused for good, out of attempts, or whose
       outcome cannot be known (an :class:`OutcomeUnknownError` carrying its key);
     - ``shutdown_timeout`` (``None``): closing waits while delivery makes progress; with a
@@ -116,6 +144,7 @@ class AsyncUsageBatcher:
         spool_path: str | os.PathLike[str] | None = None,
         spool: Spool | None = None,
         spool_lease: float = 30.0,
+        deliver: bool = True,
         on_error: OnError | None = None,
         on_drop: OnDrop | None = None,
         shutdown_timeout: float | None = None,
@@ -167,6 +196,14 @@ class AsyncUsageBatcher:
             raise UsageError("spool must implement the Spool protocol", field="spool")
         if spool_path is not None:
             spool = SQLiteSpool(spool_path, lease=spool_lease)
+        if not isinstance(deliver, bool):
+            raise UsageError("deliver must be True or False", field="deliver")
+        if not deliver and not _is_stream(spool):
+            raise UsageError(
+                "deliver=False needs a spool that other processes deliver from "
+                "(spool=RedisSpool(url))",
+                field="deliver",
+            )
         if coalesce and spool is not None:
             # A spool cannot swap the summed events for their sum atomically, so a crash
             # between the two could count them twice.
@@ -200,6 +237,8 @@ class AsyncUsageBatcher:
         self._retries, self._timeout = base, timeout
         self._max_queue = max_queue
         self._spool = spool
+        self._stream = _is_stream(spool)
+        self.deliver = deliver
         self._fresh_state()
         _live.add(self)
 
@@ -279,6 +318,9 @@ class AsyncUsageBatcher:
             idempotency_key=idempotency_key,
             entity_id=entity_id,
         )
+        if self._stream:
+            await self._hand_over_async(event, encoded)
+            return
         ok, evicted, reason = await self._queue.admit_async()
         if evicted is not None:
             self._reporter.dropped(evicted, "queue_full", how="evicted")
@@ -337,6 +379,9 @@ class AsyncUsageBatcher:
                 "(for example from on_error or on_drop); it could deadlock"
             )
         event, encoded = self._event(**arguments)
+        if self._stream:
+            self._hand_over_blocking(event, encoded)
+            return
         queue = self._queue
         ok, evicted, reason = queue.admit()
         if evicted is not None:
@@ -352,6 +397,93 @@ class AsyncUsageBatcher:
                 queue.unreserve()
                 raise
         queue.push(event)
+
+    # -- a shared spool: hand events over, deliver what is claimed ---------------------
+
+    def _full(self, exc: SpoolFullError, started: float, delay: float) -> str | None:
+        """After the spool refused an event: ``None`` to ask again, else the drop reason."""
+        if self.overflow != "block":
+            return f"spool_full:{exc.reason}"
+        timeout = self.block_timeout
+        if timeout is not None and time.monotonic() + delay - started > timeout:
+            return "block_timeout"
+        return None
+
+    async def _hand_over_async(self, event: QueuedEvent, encoded: bytes) -> None:
+        spool = self._spool
+        assert spool is not None
+        spooled = [SpooledEvent(event.key, encoded, time.time())]
+        started, delay = time.monotonic(), _FULL_RETRY_FIRST
+        while True:
+            try:
+                await spool.put(spooled)
+            except SpoolFullError as exc:
+                reason = self._full(exc, started, delay)
+                if reason is not None:
+                    self._reporter.dropped(event, reason, how="rejected")
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _FULL_RETRY_MAX)
+                continue
+            self._queue.count_handed_over()
+            return
+
+    def _hand_over_blocking(self, event: QueuedEvent, encoded: bytes) -> None:
+        spool = self._spool
+        assert spool is not None
+        spooled = [SpooledEvent(event.key, encoded, time.time())]
+        started, delay = time.monotonic(), _FULL_RETRY_FIRST
+        while True:
+            try:
+                spool.put_blocking(spooled)
+            except SpoolFullError as exc:
+                reason = self._full(exc, started, delay)
+                if reason is not None:
+                    self._reporter.dropped(event, reason, how="rejected")
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, _FULL_RETRY_MAX)
+                continue
+            self._queue.count_handed_over()
+            return
+
+    async def _claim_stream(self, wait: float) -> int:
+        """Claim from a shared spool into the queue, as far as there is room."""
+        queue = self._queue
+        room = min(self._max_queue - queue.stats().queued, BATCH_TRACK_LIMIT)
+        if room <= 0:
+            return 0
+        spool: Any = self._spool
+        claim: _StreamSpool = spool
+        events = await claim.claim(room, wait=wait)
+        for spooled in events:
+            event = QueuedEvent(spooled.key, json.loads(spooled.body), 0, coalescable=False)
+            queue.push(event, reserved=False, recovered=True)
+        return len(events)
+
+    async def _claim_stream_forever(self) -> None:
+        while not self._closing:
+            try:
+                claimed = await self._claim_stream(_CLAIM_WAIT)
+            except Exception as exc:  # noqa: BLE001 (logged; tried again)
+                self._reporter._warn("spool", [], f"not claimed from the spool ({exc})")
+                await asyncio.sleep(_CLAIM_WAIT)
+                continue
+            if not claimed and self._queue.stats().queued >= self._max_queue:
+                await asyncio.sleep(_CLAIM_WAIT)  # no room: the dispatcher makes some
+
+    async def _drain_stream(self) -> None:
+        """Until nothing is left to claim: every claimed event settled."""
+        if not self.deliver:
+            return  # every track() returned with its event in the spool
+        claimer = self._reclaimer
+        if self._closing and claimer is not None:
+            await asyncio.wait([claimer])  # it stops within _CLAIM_WAIT (never cancelled)
+            self._reclaimer = None
+        while True:
+            await self._settled()
+            if not await self._claim_stream(0.0):
+                return
 
     # -- start, wake-ups, recovery -----------------------------------------------------
 
@@ -396,7 +528,10 @@ class AsyncUsageBatcher:
         if old is not None:
             self._take_back_from(old)
         self._bind(loop)
-        if spool is not None:
+        if self._stream:
+            if self.deliver:
+                self._reclaimer = loop.create_task(self._claim_stream_forever())
+        elif spool is not None:
             await self._claim()  # what an earlier run left: flush() waits for it too
             self._reclaimer = loop.create_task(self._reclaim_forever())
 
@@ -479,6 +614,9 @@ class AsyncUsageBatcher:
         await future
 
     async def _drain(self) -> None:
+        if self._stream:
+            await self._drain_stream()
+            return
         while True:
             await self._settled()
             if self._spool is None or not self._backlog or self._closing:
@@ -541,7 +679,8 @@ class AsyncUsageBatcher:
                     return True
                 wait = left if wait is None else min(wait, left)
             try:
-                await asyncio.wait_for(self._settled(), wait)
+                settling = self._drain_stream() if self._stream else self._settled()
+                await asyncio.wait_for(settling, wait)
             except asyncio.TimeoutError:
                 if end is not None and loop.time() >= end:
                     return True
@@ -600,6 +739,23 @@ class AsyncUsageBatcher:
             if not future.done():
                 future.set_result(None)
         reporter.totals_at_close()
+
+    async def _hand_back(self, drain: float) -> None:
+        """A fleet worker's stop: claim nothing more, let requests in flight finish for
+        up to ``drain`` seconds, hand every unsettled event back to the spool at once."""
+        if self._closing or self._loop is None:
+            await self._aclose(self.shutdown_timeout)
+            return
+        self._closing = True
+        self._closed_event = asyncio.Event()
+        try:
+            if self._reclaimer is not None:
+                await asyncio.wait([self._reclaimer])  # stops within _CLAIM_WAIT
+                self._reclaimer = None
+            await self._stop(drain)
+        finally:
+            self._closed = True
+            self._closed_event.set()
 
     async def __aenter__(self) -> AsyncUsageBatcher:
         await self._start()

@@ -290,6 +290,14 @@ class EventQueue:
             self.enqueued += 1
             self.dropped += 1
 
+    def count_handed_over(self) -> None:
+        """Count an event handed to a shared spool for others to deliver: enqueued, spooled."""
+        with self.lock:
+            if self.closed:
+                raise UsageError("this batcher is closed; create a new one")
+            self.enqueued += 1
+            self.spooled += 1
+
     def new_epoch(self) -> int:
         """Start a flush: the epoch to wait for (every event enqueued before now)."""
         with self.lock:

@@ -32,6 +32,15 @@ OnDrop = Callable[[UsageEvent, str], object]
 WARN_EVERY = 5.0
 
 
+def dead_reason(error: BaseException) -> str:
+    """Why an event failed for good, as a spool keeps it: ``rejected:<status>:<code>`` for
+    Autumn's refusal, else ``failed:<error type>: <message>``."""
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        return f"rejected:{status}:{getattr(error, 'code', None) or ''}"
+    return f"failed:{type(error).__name__}: {error}"
+
+
 def outcome_unknown_error(key: str, cause: BaseException) -> OutcomeUnknownError:
     """The error ``on_error`` gets for an event that may or may not have been applied."""
     error = OutcomeUnknownError(
@@ -77,7 +86,8 @@ class Reporter:
     def failed(self, events: Iterable[QueuedEvent], error: BaseException) -> None:
         """Events Autumn refused for good, or that never reached it within the attempts."""
         events = list(events)
-        self._settle(events, "failed", dead={e.key: f"failed: {error}" for e in events})
+        reason = dead_reason(error)
+        self._settle(events, "failed", dead=dict.fromkeys((e.key for e in events), reason))
         self._warn("failed", events, f"failed for good ({type(error).__name__}: {error})")
         for event in events:
             self._call(self._on_error, "on_error", event.public(), error)
@@ -85,7 +95,8 @@ class Reporter:
     def unknown(self, events: Iterable[QueuedEvent], cause: BaseException) -> None:
         """Events that may have been applied: ``on_error`` with an outcome-unknown error."""
         events = list(events)
-        self._settle(events, "outcome_unknown", dead={e.key: f"unknown: {cause}" for e in events})
+        reason = f"outcome_unknown: {cause}"
+        self._settle(events, "outcome_unknown", dead=dict.fromkeys((e.key for e in events), reason))
         self._warn("outcome_unknown", events, f"outcome unknown ({type(cause).__name__})")
         for event in events:
             self._call(

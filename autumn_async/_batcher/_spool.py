@@ -22,7 +22,7 @@ import attrs
 from autumn_async._errors import AutumnError
 from autumn_async._public import publish
 
-__all__ = ["Spool", "SpoolError", "SpooledEvent", "account_fingerprint"]
+__all__ = ["Spool", "SpoolError", "SpoolFullError", "SpooledEvent", "account_fingerprint"]
 
 
 @attrs.frozen
@@ -86,6 +86,19 @@ class SpoolError(AutumnError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class SpoolFullError(AutumnError):
+    """The spool refuses more events: ``reason`` is ``max_backlog`` or ``redis_oom``.
+
+    A spool's ``put``/``put_blocking`` raises it; the batcher treats it as a full queue
+    and applies its ``overflow`` policy (``drop_oldest`` cannot evict from a spool on
+    another machine, so there the new event is the one dropped).
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def account_fingerprint(server_url: str, secret_key: str) -> str:

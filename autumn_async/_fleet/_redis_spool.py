@@ -24,7 +24,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import redis
 import redis.asyncio
@@ -50,7 +50,7 @@ from ._codec import (
 )
 from ._group_commit import GroupCommit
 from ._report import build_status, check_server
-from ._spool import SpooledEvent
+from ._spool import SpooledEvent, SpoolFullError
 
 __all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
 
@@ -64,17 +64,6 @@ _RETRIES = 5
 #: Handed-back entries look idle this long, so a peer with any lease takes them at once.
 _HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
 _RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
-
-
-class SpoolFullError(AutumnError):
-    """The spool refuses more events: ``reason`` is ``max_backlog`` or ``redis_oom``.
-
-    The batcher treats it as a full queue and applies its ``overflow`` policy.
-    """
-
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 class SpoolUnavailableError(AutumnError):
@@ -108,6 +97,10 @@ class RedisSpool:
     workers of one fleet must use the same ``stream`` and ``group``. ``clock`` stands in
     for ``time.time`` when judging Autumn's 24 h window (tests).
     """
+
+    #: ``put`` hands events to every consumer of the group (not leased to the producer):
+    #: a batcher on this spool delivers what it claims, or nothing with ``deliver=False``.
+    shared_stream: ClassVar[bool] = True
 
     def __init__(
         self,

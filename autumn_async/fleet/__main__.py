@@ -61,9 +61,9 @@ def _spool(args: argparse.Namespace, **options: Any) -> Any:
 
 
 async def _run(args: argparse.Namespace) -> int:
+    # A worker is a delivering batcher on the stream that tracks nothing itself: the
+    # batcher's dispatcher and the one retry policy deliver what it claims.
     from autumn_async._client import AsyncAutumn  # noqa: PLC0415
-    from autumn_async._fleet._deliver import send_batch_track  # noqa: PLC0415
-    from autumn_async._fleet._worker import run_worker  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -72,22 +72,15 @@ async def _run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
     spool = _spool(args, lease=args.lease)
     async with AsyncAutumn() as client:
-        await spool.open(client.account_fingerprint)
+        batcher = client.batcher(
+            spool=spool, max_concurrency=min(args.concurrency, client.max_connections)
+        )
         try:
+            await batcher.__aenter__()  # opens the spool and starts claiming
             print(f"autumn fleet worker {spool.consumer} reading {args.stream}", flush=True)
-
-            async def send(bodies: list[Any]) -> None:
-                await send_batch_track(client, bodies)
-
-            await run_worker(
-                spool,
-                send,
-                stop=stop,
-                concurrency=args.concurrency,
-                drain_timeout=args.drain_timeout,
-            )
+            await stop.wait()
         finally:
-            await spool.close()
+            await batcher._hand_back(args.drain_timeout)
     return 0
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +77,17 @@ def assert_exactly_once(ledger: list[dict[str, Any]], keys: set[str]) -> None:
     assert set(counts) == keys
 
 
+def assert_acknowledged_once(
+    ledger: list[dict[str, Any]], acknowledged: list[str], handed_over: int
+) -> None:
+    """Everything handed over counted once, every acknowledged key among it."""
+    assert handed_over >= len(acknowledged)
+    assert len(ledger) == handed_over
+    keys = {e["idempotency_key"] for e in ledger}
+    assert_exactly_once(ledger, keys)
+    assert set(acknowledged) <= keys
+
+
 async def opened(url: str, account: str = "acct", **options: Any) -> RedisSpool:
     """A RedisSpool on ``url``, open under ``account``."""
     s = RedisSpool(url, **options)
@@ -94,3 +110,83 @@ async def spool(redis_server: RedisServer) -> AsyncIterator[RedisSpool]:
     await s.open("acct")
     yield s
     await s.close()
+
+
+class Workers:
+    """Delivery workers (``python -m autumn_async.fleet run``) started by one test."""
+
+    def __init__(self, redis: RedisServer, emu: EmulatorThread, logs: Path) -> None:
+        self.redis, self.emu, self.logs = redis, emu, logs
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *, lease: float = 1.0, drain: float = 5.0) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "AUTUMN_SECRET_KEY": self.emu.secret_key,
+            "AUTUMN_SERVER_URL": self.emu.url,
+        }
+        log = self.logs / f"worker-{len(self.procs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "autumn_async.fleet", "run", "--redis", self.redis.url,
+                 "--lease", str(lease), "--concurrency", "2", "--drain-timeout", str(drain)],
+                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+            )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def terminate(self, proc: subprocess.Popen[bytes]) -> int:
+        """SIGTERM by PID; the exit status."""
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(30)
+
+    def cleanup(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def workers(redis_server: RedisServer, emu: EmulatorThread, tmp_path: Path) -> Iterator[Workers]:
+    """Start workers; any still running at the end is killed."""
+    w = Workers(redis_server, emu, tmp_path)
+    yield w
+    w.cleanup()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds (fail after ``timeout`` seconds)."""
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def drained(spool: RedisSpool) -> bool:
+    return await spool.backlog() == 0
+
+
+def killed_after(proc: subprocess.Popen[str], lines: int) -> list[str]:
+    """Read ``lines`` acknowledged keys, SIGKILL ``proc`` by PID; every key it printed."""
+    assert proc.stdout is not None
+    acknowledged = [proc.stdout.readline().strip() for _ in range(lines)]
+    proc.kill()
+    proc.wait()
+    acknowledged += proc.stdout.read().split()  # written before the kill
+    proc.stdout.close()
+    return acknowledged
+
+
+async def delivered_by_a_worker(workers: Workers, account: str) -> int:
+    """Run one worker until Redis holds nothing unsettled; how many events it held."""
+    spool = RedisSpool(workers.redis.url)
+    await spool.open(account)
+    try:
+        handed_over = await spool.backlog()
+        worker = workers.start()
+        await until(lambda: drained(spool))
+        assert workers.terminate(worker) == 0
+    finally:
+        await spool.close()
+    return handed_over

@@ -6,79 +6,34 @@ Every test ends with the emulator's ledger: each event handed over counted exact
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from autumn_async._fleet._redis_spool import RedisSpool
 from autumn_emulator import EmulatorThread
 
-from .conftest import ROOT, SCRIPTS, account_of, assert_exactly_once, event, hand_over, opened
+from .conftest import (
+    ROOT,
+    SCRIPTS,
+    Workers,
+    account_of,
+    assert_acknowledged_once,
+    assert_exactly_once,
+    delivered_by_a_worker,
+    drained,
+    event,
+    hand_over,
+    killed_after,
+    opened,
+    until,
+)
 from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 ROUTE = "/v1/balances.batch_track"
-
-
-class Workers:
-    """Delivery workers (``python -m autumn_async.fleet run``) started by one test."""
-
-    def __init__(self, redis: RedisServer, emu: EmulatorThread, logs: Path) -> None:
-        self.redis, self.emu, self.logs = redis, emu, logs
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, *, lease: float = 1.0, drain: float = 5.0) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
-            "AUTUMN_SECRET_KEY": self.emu.secret_key,
-            "AUTUMN_SERVER_URL": self.emu.url,
-        }
-        log = self.logs / f"worker-{len(self.procs)}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "autumn_async.fleet", "run", "--redis", self.redis.url,
-                 "--lease", str(lease), "--concurrency", "2", "--drain-timeout", str(drain)],
-                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
-            )  # fmt: skip
-        self.procs.append(proc)
-        return proc
-
-    def terminate(self, proc: subprocess.Popen[bytes]) -> int:
-        """SIGTERM by PID; the exit status."""
-        proc.send_signal(signal.SIGTERM)
-        return proc.wait(30)
-
-    def cleanup(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-@pytest.fixture
-def workers(redis_server: RedisServer, emu: EmulatorThread, tmp_path: Path) -> Iterator[Workers]:
-    """Start workers; any still running at the end is killed."""
-    w = Workers(redis_server, emu, tmp_path)
-    yield w
-    w.cleanup()
-
-
-async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 60.0) -> None:
-    """Poll ``condition`` until it holds (fail after ``timeout`` seconds)."""
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
-async def drained(spool: RedisSpool) -> bool:
-    return await spool.backlog() == 0
 
 
 async def applied(emu: EmulatorThread) -> bool:
@@ -145,24 +100,9 @@ async def test_producer_killed_right_after_track_returned(
 ) -> None:
     """Every event whose hand-over returned before a producer's SIGKILL is delivered once."""
     proc = producer(redis_server, emu, 100_000, 4)
-    assert proc.stdout is not None
-    acknowledged = [proc.stdout.readline().strip() for _ in range(300)]
-    proc.kill()
-    proc.wait()
-    acknowledged += proc.stdout.read().split()  # written before the kill
-    proc.stdout.close()
-    spool = RedisSpool(redis_server.url)
-    await spool.open(account_of(emu))
-    handed_over = await spool.backlog()
-    assert handed_over >= len(acknowledged)
-    worker = workers.start()
-    await until(lambda: drained(spool))
-    assert workers.terminate(worker) == 0
-    ledger = emu.ledger()
-    assert len(ledger) == handed_over
-    assert_exactly_once(ledger, {e["idempotency_key"] for e in ledger})
-    assert set(acknowledged) <= {e["idempotency_key"] for e in ledger}
-    await spool.close()
+    acknowledged = killed_after(proc, 300)
+    handed_over = await delivered_by_a_worker(workers, account_of(emu))
+    assert_acknowledged_once(emu.ledger(), acknowledged, handed_over)
 
 
 async def test_redis_restart_loses_nothing(
