@@ -45,7 +45,7 @@ test: lint typecheck contracts unit docs package
 test-floors:
 	.ci/test-floors
 
-# The suite (pytest only) on every Python 3.10-3.13 found through pyenv; missing ones skipped.
+# The suite (pytest only) on every Python 3.11-3.13 found through pyenv; missing ones skipped.
 test-matrix:
 	.ci/test-matrix
 

@@ -277,6 +277,8 @@ class AsyncAutumn:
             spool_path: a file for the SQLite spool: events are on disk before
                 ``track()`` returns and survive a crash.
             spool: any :class:`Spool` implementation instead (e.g. ``RedisSpool``).
+            deliver: ``False`` to only hand events to a shared spool (``RedisSpool``)
+                for fleet workers to deliver; ``track()`` returns once the event is there.
             spool_lease: seconds a silent process keeps its spooled events (default 30).
             on_error: called with ``(event, error)`` for an event that failed for good or
                 whose outcome is unknown (the error carries its ``idempotency_key``).
