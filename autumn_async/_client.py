@@ -10,6 +10,7 @@ import asyncio
 import os
 import ssl as _ssl
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -108,6 +109,8 @@ class AsyncAutumn:
         self.__secret_key = secret.checked()
         self._session = session
         self._closed = False
+        #: The batchers sending through this client, closed (delivered) before its pools.
+        self._batchers: weakref.WeakSet[AsyncUsageBatcher] = weakref.WeakSet()
         # Built once: the hot path only adds an Idempotency-Key where needed.
         self._headers: dict[str, str] = {
             "Authorization": "Bearer " + self.__secret_key,
@@ -250,7 +253,8 @@ class AsyncAutumn:
     ) -> AsyncUsageBatcher:
         """A usage batcher sending through this client (options: see the README).
 
-        Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
+        Close it (``with``/``async with``, ``close()``/``aclose()``; closing the client
+        closes it first):
         closing returns once every event it holds is delivered or settled for good. A
         misspelt option is a ``TypeError``.
 
@@ -329,14 +333,24 @@ class AsyncAutumn:
         await self._pipeline.transport.warm_up()
 
     async def aclose(self) -> None:
-        """Close the connection pools this client opened; safe to call twice."""
+        """Close this client's open batchers, then the pools it opened; safe to call twice.
+
+        A batcher sends through its client, so what it still holds is delivered first
+        (its own ``aclose()``); closing the pools first would fail every queued event
+        unsent.
+        """
         if self._closed:
             return
-        self._closed = True
-        self._pipeline.close()
-        transport = self._pipeline.transport_built
-        if transport is not None:
-            await transport.aclose()
+        try:
+            for batcher in list(self._batchers):
+                if not batcher.closed:
+                    await batcher.aclose()
+        finally:
+            self._closed = True
+            self._pipeline.close()
+            transport = self._pipeline.transport_built
+            if transport is not None:
+                await transport.aclose()
 
     async def __aenter__(self) -> AsyncAutumn:
         return self

@@ -453,7 +453,8 @@ class Autumn:
     ) -> UsageBatcher:
         """A usage batcher sending through this client (options: see the README).
 
-        Close it (``with``/``async with``, ``close()``/``aclose()``) before the client:
+        Close it (``with``/``async with``, ``close()``/``aclose()``; closing the client
+        closes it first):
         closing returns once every event it holds is delivered or settled for good. A
         misspelt option is a ``TypeError``.
 
@@ -530,7 +531,7 @@ class Autumn:
         _run(self._async.warm_up())
 
     def close(self) -> None:
-        """Close the connection pools this client opened; safe to call twice."""
+        """Close this client's open batchers, then the pools it opened; safe to call twice."""
         _run(self._async.aclose())
 
     def __enter__(self) -> Autumn:

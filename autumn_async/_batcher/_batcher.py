@@ -241,6 +241,9 @@ class AsyncUsageBatcher:
         self.deliver = deliver
         self._fresh_state()
         _live.add(self)
+        batchers = getattr(client, "_batchers", None)  # None: a stand-in client in tests
+        if batchers is not None:
+            batchers.add(self)  # closing the client closes (delivers) this batcher first
 
     def _fresh_state(self) -> None:
         # Everything bound to one process and one event loop (reset in a forked child).

@@ -174,6 +174,39 @@ def test_batcher_closed_on_another_loop_delivers_everything(emu_thread: Emulator
     assert summary(emu_thread.ledger()) == (25, 25, 25)
 
 
+async def test_closing_the_client_first_delivers_its_open_batcher(
+    emu: Emulator, autumn: AsyncAutumn
+) -> None:
+    """``async with AsyncAutumn(...)`` left with a batcher still open loses nothing.
+
+    Closing the client closed its pools under the batcher: every queued event failed
+    unsent with "this client is closed". The client now closes its batchers first.
+    """
+    errors: list[BaseException] = []
+    batcher = autumn.batcher(flush_interval=3600.0, on_error=lambda e, exc: errors.append(exc))
+    for _ in range(30):
+        await batcher.track(customer_id="c1", feature_id="messages")
+    await autumn.aclose()
+    assert batcher.closed and errors == []
+    assert (batcher.stats.delivered, batcher.stats.failed) == (30, 0)
+    assert summary(emu.ledger()) == (30, 30, 30)
+
+
+def test_closing_the_sync_client_first_delivers_its_open_batcher(
+    emu_thread: EmulatorThread,
+) -> None:
+    """The same with ``with Autumn(...)``: its batchers live on the shared loop."""
+    with Autumn(
+        secret_key=emu_thread.secret_key, server_url=emu_thread.url, retry_config=INSTANT_RETRIES
+    ) as autumn:
+        batcher = autumn.batcher(flush_interval=3600.0)
+        for _ in range(30):
+            batcher.track(customer_id="c1", feature_id="messages")
+    assert batcher.closed
+    assert (batcher.stats.delivered, batcher.stats.failed) == (30, 0)
+    assert summary(emu_thread.ledger()) == (30, 30, 30)
+
+
 def test_batcher_closed_from_a_loop_in_another_thread(emu_thread: EmulatorThread) -> None:
     """Closed from another thread's loop while its own loop runs: its loop delivers."""
     client = AsyncAutumn(
