@@ -237,6 +237,10 @@ class AsyncUsageBatcher:
         self._starting: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
+        # A batcher whose __init__ raised (a bad option) still shows up in tracebacks
+        # rendered with their frames' locals (``capture_locals``): never fail here.
+        if "_queue" not in self.__dict__:
+            return "AsyncUsageBatcher(<not built>)"
         return f"AsyncUsageBatcher(mode={self.mode!r}, stats={self.stats!r})"
 
     @property

@@ -190,3 +190,31 @@ def test_read_log_resynchronises_after_damage() -> None:
     got, bad = read_log(b"".join(records)[:-1])
     assert [e.key for _account, e in got] == ["a", "b"]
     assert bad == 1
+
+
+# -- a batcher whose construction failed -------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [{"max_batch_size": "x"}, {"flush_interval": float("nan")}, {"mode": "nope"}])
+def test_a_refused_option_renders_with_capture_locals(bad: dict[str, object]) -> None:
+    """The half-built batcher sits in ``self`` of the frame that raised: an error tracker
+    rendering locals (``capture_locals=True``) calls its repr, which must not raise."""
+    import traceback
+
+    from autumn_async import AsyncAutumn
+    from autumn_sync import Autumn
+
+    sync = Autumn(secret_key="am_sk_test_0123456789abcdef", server_url="http://127.0.0.1:1")
+    try:
+        with pytest.raises(UsageError) as sync_error:
+            sync.batcher(**bad)  # type: ignore[arg-type]
+    finally:
+        sync.close()
+    async_client = AsyncAutumn(secret_key="am_sk_test_0123456789abcdef", server_url="http://127.0.0.1:1")
+    with pytest.raises(UsageError) as async_error:
+        async_client.batcher(**bad)  # type: ignore[arg-type]
+    for info in (sync_error, async_error):
+        rendered = "".join(
+            traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
+        )
+        assert "not built" in rendered
