@@ -60,6 +60,26 @@ _MAX_RETRY_ELAPSED_MS = 12 * 3600 * 1000
 _live: weakref.WeakSet[AsyncUsageBatcher] = weakref.WeakSet()
 
 
+def _spool_path(value: object) -> str:
+    """A usable file name, or a UsageError: SQLite opens ``""`` as a private temporary
+    database deleted on close, which would silently make the spool non-durable."""
+    try:
+        path = os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        path = None
+    if not isinstance(path, str):
+        raise UsageError(
+            f"spool_path must be a str or os.PathLike path, got {type(value).__name__}",
+            field="spool_path",
+        )
+    if not path or "\x00" in path:
+        raise UsageError(
+            f"spool_path must be a non-empty file name without NUL, got {path!r}",
+            field="spool_path",
+        )
+    return path
+
+
 def _positive(value: object, field: str, *, integer: bool) -> None:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
@@ -166,7 +186,7 @@ class AsyncUsageBatcher:
         if spool is not None and not isinstance(spool, Spool):
             raise UsageError("spool must implement the Spool protocol", field="spool")
         if spool_path is not None:
-            spool = SQLiteSpool(spool_path, lease=spool_lease)
+            spool = SQLiteSpool(_spool_path(spool_path), lease=spool_lease)
         if coalesce and spool is not None:
             # A spool cannot swap the summed events for their sum atomically, so a crash
             # between the two could count them twice.

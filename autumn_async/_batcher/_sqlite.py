@@ -204,7 +204,8 @@ class SQLiteSpool:
         self._closing_failed: SpoolError | None = None
 
     def __repr__(self) -> str:
-        return f"SQLiteSpool({self.path!r})"
+        # getattr: shown by tracebacks rendered with locals even when __init__ raised.
+        return f"SQLiteSpool({getattr(self, 'path', '<not built>')!r})"
 
     def _log_path(self, owner: str, n: int) -> str:
         return f"{self.path}-log.{owner}.{n}"
