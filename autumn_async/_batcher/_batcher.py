@@ -142,6 +142,10 @@ class AsyncUsageBatcher:
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> None:
+        if getattr(client, "closed", False):
+            # Every event would fail for good with this UsageError, one by one (and be
+            # settled out of a spool that could have kept it for the next run).
+            raise UsageError("this client is closed; create a new one", field=None)
         if mode not in DEFAULTS:
             raise UsageError(f"mode must be 'batch_track' or 'track', got {mode!r}", field="mode")
         default_size, default_concurrency, default_rate = DEFAULTS[mode]
