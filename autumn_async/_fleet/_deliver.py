@@ -58,6 +58,9 @@ class Outcome:
     dead: dict[str, str] = attrs.Factory(dict)
     retry: list[SpooledEvent] = attrs.Factory(list)
     retry_after: float | None = None
+    #: Why the last resend was needed ("AuthenticationError: Status 401 ..."): a wrong key
+    #: resends for ever by design, so the worker's warning must say so.
+    retry_reason: str = ""
 
 
 async def send_batch_track(client: AsyncAutumn, bodies: list[Any]) -> None:
@@ -127,6 +130,7 @@ async def _deliver(send: SendBatch, events: Sequence[SpooledEvent], out: Outcome
             out.duplicates += keys
         elif kind == "retry":
             out.retry += events
+            out.retry_reason = f"{type(error).__name__}: {str(error)[:200]}"
             wait = getattr(error, "retry_after", None)
             if wait is not None:
                 out.retry_after = max(out.retry_after or 0.0, float(wait))

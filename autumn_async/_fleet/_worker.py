@@ -98,8 +98,9 @@ async def _run(spool: _Spool, send: SendBatch, batch: _Batch, stop: asyncio.Even
             batch.attempts += 1
             wait = random.uniform(0, min(MAX_BACKOFF, 0.5 * 2**batch.attempts))
             wait = max(wait, min(outcome.retry_after or 0.0, MAX_BACKOFF))
-            logger.warning("Autumn could not take %d events; resending in %.1fs",
-                           len(batch.events), wait)  # fmt: skip
+            logger.warning("Autumn could not take %d events (%s); resending in %.1fs",
+                           len(batch.events), outcome.retry_reason or "no reason given",
+                           wait)  # fmt: skip
             await _pause(stop, wait)
 
 

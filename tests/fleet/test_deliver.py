@@ -95,3 +95,15 @@ async def test_resending_an_applied_batch_counts_nothing_twice(emu: EmulatorThre
         again = await deliver(send, events)
     assert sorted(first.delivered) == sorted(again.delivered) == sorted(e.key for e in events)
     assert len(emu.ledger()) == 5
+
+
+async def test_a_batch_kept_for_later_says_why() -> None:
+    """A wrong key is resent for ever by design; the worker's only WARNING said "Autumn
+    could not take 21 events" with no reason, so an operator could not tell a 401 from an
+    outage. The outcome carries the reason the worker logs."""
+    events = [event() for _ in range(2)]
+    error = AuthenticationError("bad key", status_code=401, code="invalid_request")
+    outcome = await deliver(failing(error), events)
+    assert outcome.retry == events
+    assert "AuthenticationError" in outcome.retry_reason
+    assert "401" in outcome.retry_reason
