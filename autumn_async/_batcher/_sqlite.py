@@ -689,7 +689,9 @@ class SQLiteSpool:
                     self._rotate_due = True
                     if str(exc) != self._last_error:
                         self._last_error = str(exc)
-                        logger.warning("usage batcher spool %s: cannot rotate its log: %s", self.path, exc)
+                        logger.warning(
+                            "usage batcher spool %s: cannot rotate its log: %s", self.path, exc
+                        )
                     return [], None
                 self._rotate_due = True
             return moving, logs[old]

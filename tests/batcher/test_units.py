@@ -195,7 +195,9 @@ def test_read_log_resynchronises_after_damage() -> None:
 # -- a batcher whose construction failed -------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [{"max_batch_size": "x"}, {"flush_interval": float("nan")}, {"mode": "nope"}])
+@pytest.mark.parametrize(
+    "bad", [{"max_batch_size": "x"}, {"flush_interval": float("nan")}, {"mode": "nope"}]
+)
 def test_a_refused_option_renders_with_capture_locals(bad: dict[str, object]) -> None:
     """The half-built batcher sits in ``self`` of the frame that raised: an error tracker
     rendering locals (``capture_locals=True``) calls its repr, which must not raise."""
@@ -210,7 +212,9 @@ def test_a_refused_option_renders_with_capture_locals(bad: dict[str, object]) ->
             sync.batcher(**bad)  # type: ignore[arg-type]
     finally:
         sync.close()
-    async_client = AsyncAutumn(secret_key="am_sk_test_0123456789abcdef", server_url="http://127.0.0.1:1")
+    async_client = AsyncAutumn(
+        secret_key="am_sk_test_0123456789abcdef", server_url="http://127.0.0.1:1"
+    )
     with pytest.raises(UsageError) as async_error:
         async_client.batcher(**bad)  # type: ignore[arg-type]
     for info in (sync_error, async_error):

@@ -300,17 +300,20 @@ async def test_an_unreadable_answer_to_a_state_changing_call_may_have_been_appli
     ``maybe_applied`` was False (a wrong shape), and a too-large or wrongly encoded answer
     did not even carry the ``idempotency_key`` the README promises on every error of a
     state-changing call — leaving a caller nothing to resend under without a double."""
-    async with RawServer(script) as server:
-        async with AsyncAutumn(
+    async with (
+        RawServer(script) as server,
+        AsyncAutumn(
             secret_key="am_sk_test_hostile", server_url=server.url, timeout=TIMEOUT_S,
             retry_config=None,
-        ) as autumn:  # fmt: skip
-            with pytest.raises(ResponseValidationError) as info:
-                if operation == "track":
-                    await autumn.balances.track(customer_id="c", feature_id="f", value=1)
-                elif operation == "create":
-                    await autumn.balances.create(customer_id="c", feature_id="f", included=1)
-                else:
-                    await autumn.balances.check(customer_id="c", feature_id="f", send_event=True)
+        ) as autumn,
+    ):  # fmt: skip
+        if operation == "track":
+            call = autumn.balances.track(customer_id="c", feature_id="f", value=1)
+        elif operation == "create":
+            call = autumn.balances.create(customer_id="c", feature_id="f", included=1)
+        else:
+            call = autumn.balances.check(customer_id="c", feature_id="f", send_event=True)
+        with pytest.raises(ResponseValidationError) as info:
+            await call
     assert info.value.idempotency_key
     assert info.value.maybe_applied is True
