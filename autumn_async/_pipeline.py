@@ -189,6 +189,13 @@ class Pipeline:
                 in_flight = True
                 try:
                     response = await transport.send(request, self._headers)
+                except ResponseValidationError as exc:
+                    # An answer too large or in an encoding never asked for: the request
+                    # was received, so a state-changing call may have been applied.
+                    if changing:
+                        exc.idempotency_key = idempotency_key
+                        exc.maybe_applied = True
+                    raise
                 except APIConnectionError as exc:
                     error = exc
                     if debug:
@@ -265,6 +272,9 @@ class Pipeline:
                 body=text,
             )
             error.idempotency_key = idempotency_key
+            # A state-changing call answered 2xx was applied: "maybe_applied=False" would
+            # tell the caller nothing happened, and a resend under a new key would double it.
+            error.maybe_applied = idempotency_key is not None
             raise error from None
 
 

@@ -52,7 +52,9 @@ class Emulator:
         """Base URL of the running server, such as ``http://127.0.0.1:8787``."""
         if self._runner is None:
             raise RuntimeError("the emulator is not running")
-        return f"http://{self.host}:{self.port}"
+        # An IPv6 literal needs brackets in a URL: "http://::1:8787" names no server.
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     async def start(self) -> None:
         """Start serving (idempotent); the real port is known afterwards."""

@@ -98,7 +98,11 @@ class UsageBatcher:
         _portal.register_shutdown(self._at_exit)
 
     def __repr__(self) -> str:
-        return f"UsageBatcher(mode={self._batcher.mode!r}, stats={self.stats!r})"
+        # Shown by tracebacks rendered with locals even when __init__ raised: never fail.
+        batcher = self.__dict__.get("_batcher")
+        if batcher is None or "_queue" not in batcher.__dict__:
+            return "UsageBatcher(<not built>)"
+        return f"UsageBatcher(mode={batcher.mode!r}, stats={self.stats!r})"
 
     @property
     def stats(self) -> BatcherStats:

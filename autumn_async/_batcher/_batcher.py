@@ -81,6 +81,26 @@ def _is_stream(spool: Spool | None) -> bool:
     return spool is not None and getattr(spool, "shared_stream", False) is True
 
 
+def _spool_path(value: object) -> str:
+    """A usable file name, or a UsageError: SQLite opens ``""`` as a private temporary
+    database deleted on close, which would silently make the spool non-durable."""
+    try:
+        path = os.fspath(value)  # type: ignore[call-overload]
+    except TypeError:
+        path = None
+    if not isinstance(path, str):
+        raise UsageError(
+            f"spool_path must be a str or os.PathLike path, got {type(value).__name__}",
+            field="spool_path",
+        )
+    if not path or "\x00" in path:
+        raise UsageError(
+            f"spool_path must be a non-empty file name without NUL, got {path!r}",
+            field="spool_path",
+        )
+    return path
+
+
 def _positive(value: object, field: str, *, integer: bool) -> None:
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
@@ -151,6 +171,10 @@ class AsyncUsageBatcher:
         retries: RetryConfig | NotGiven | None = NOT_GIVEN,
         timeout: float | Timeout | NotGiven = NOT_GIVEN,
     ) -> None:
+        if getattr(client, "closed", False):
+            # Every event would fail for good with this UsageError, one by one (and be
+            # settled out of a spool that could have kept it for the next run).
+            raise UsageError("this client is closed; create a new one", field=None)
         if mode not in DEFAULTS:
             raise UsageError(f"mode must be 'batch_track' or 'track', got {mode!r}", field="mode")
         default_size, default_concurrency, default_rate = DEFAULTS[mode]
@@ -195,7 +219,7 @@ class AsyncUsageBatcher:
         if spool is not None and not isinstance(spool, Spool):
             raise UsageError("spool must implement the Spool protocol", field="spool")
         if spool_path is not None:
-            spool = SQLiteSpool(spool_path, lease=spool_lease)
+            spool = SQLiteSpool(_spool_path(spool_path), lease=spool_lease)
         if not isinstance(deliver, bool):
             raise UsageError("deliver must be True or False", field="deliver")
         if not deliver and not _is_stream(spool):
@@ -279,6 +303,10 @@ class AsyncUsageBatcher:
         self._starting: asyncio.Future[None] | None = None
 
     def __repr__(self) -> str:
+        # A batcher whose __init__ raised (a bad option) still shows up in tracebacks
+        # rendered with their frames' locals (``capture_locals``): never fail here.
+        if "_queue" not in self.__dict__:
+            return "AsyncUsageBatcher(<not built>)"
         return f"AsyncUsageBatcher(mode={self.mode!r}, stats={self.stats!r})"
 
     @property

@@ -124,6 +124,10 @@ def _resync(data: bytes, start: int) -> int:
     return len(data) if found < 0 else found
 
 
+#: Where the platform has it, what backs a log's pages with real blocks (see _Log._reserve).
+_fallocate = getattr(os, "posix_fallocate", None)
+
+
 class _Log:
     """One append-only log file, memory-mapped: an append is a copy, not a system call.
 
@@ -138,16 +142,30 @@ class _Log:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         try:
             os.ftruncate(self.fd, self.INITIAL)
+            self._reserve(self.INITIAL)
             self.map = mmap.mmap(self.fd, self.INITIAL)
         except BaseException:
             os.close(self.fd)
             raise
         self.used = 0
 
+    def _reserve(self, size: int) -> None:
+        """Allocate the file's blocks up to ``size``, or raise OSError (ENOSPC, EFBIG).
+
+        ``ftruncate`` alone leaves a sparse file: on a full disk the first copy into an
+        unbacked page then kills the whole process with SIGBUS instead of raising.
+        """
+        if _fallocate is not None:
+            _fallocate(self.fd, 0, size)
+        self.reserved = size
+
     def append(self, data: bytes) -> None:
         end = self.used + len(data)
-        if end > len(self.map):
-            self.map.resize(max(end, 2 * len(self.map)))
+        if end > self.reserved:  # past the allocated blocks (or after a failed clear)
+            size = max(end, 2 * len(self.map)) if end > len(self.map) else len(self.map)
+            self._reserve(size)
+            if size > len(self.map):
+                self.map.resize(size)
         self.map[self.used : end] = data
         self.used = end
 
@@ -156,8 +174,10 @@ class _Log:
         if self.used:
             size = len(self.map)
             os.ftruncate(self.fd, 0)  # drops the pages: stale records cannot come back
+            self.reserved = 0
             os.ftruncate(self.fd, size)
             self.used = 0
+            self._reserve(size)  # raising here leaves an empty, sparse log: appends re-check
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError, BufferError):
@@ -204,7 +224,8 @@ class SQLiteSpool:
         self._closing_failed: SpoolError | None = None
 
     def __repr__(self) -> str:
-        return f"SQLiteSpool({self.path!r})"
+        # getattr: shown by tracebacks rendered with locals even when __init__ raised.
+        return f"SQLiteSpool({getattr(self, 'path', '<not built>')!r})"
 
     def _log_path(self, owner: str, n: int) -> str:
         return f"{self.path}-log.{owner}.{n}"
@@ -658,7 +679,20 @@ class SQLiteSpool:
             for event, _record in moving:
                 del pending[event.key]
             if keep:
-                logs[new].append(b"".join([record for _e, record in keep]))
+                try:
+                    logs[new].append(b"".join([record for _e, record in keep]))
+                except OSError as exc:
+                    # No room (a full disk): stay on the old log, which still holds every
+                    # pending record, move nothing, and try again at the next cycle.
+                    self._active = old
+                    self._pending = {e.key: (e, r) for e, r in moving} | pending
+                    self._rotate_due = True
+                    if str(exc) != self._last_error:
+                        self._last_error = str(exc)
+                        logger.warning(
+                            "usage batcher spool %s: cannot rotate its log: %s", self.path, exc
+                        )
+                    return [], None
                 self._rotate_due = True
             return moving, logs[old]
 

@@ -271,3 +271,39 @@ async def test_drop_warnings_are_rate_limited_and_close_states_totals(
     assert "201 enqueued, 1 delivered" in warnings[1]
     assert "200 dropped" in warnings[1]
     assert adds_up(b.stats)
+
+
+# -- a closed client -----------------------------------------------------------------------
+
+
+def test_a_batcher_of_a_closed_client_is_refused(emu_thread: EmulatorThread) -> None:
+    """It was built, then every event failed for good one by one with the client's
+    UsageError: refuse it up front, like any other call on a closed client."""
+    from autumn_async import UsageError
+
+    autumn = Autumn(secret_key=emu_thread.secret_key, server_url=emu_thread.url)
+    autumn.close()
+    with pytest.raises(UsageError, match="closed"):
+        autumn.batcher()
+
+
+@pytest.mark.xfail(
+    strict=True, reason="known defect: closing the client first fails spooled events for good"
+)
+def test_closing_the_client_first_keeps_spooled_events_for_the_next_run(
+    emu_thread: EmulatorThread, tmp_path: Any
+) -> None:
+    """Closing the client before its batcher made every pending event fail for good with
+    ``UsageError('this client is closed')`` and settled it out of the spool: events that
+    were durable, never sent, and deliverable by the next batcher on the file, lost."""
+    path = tmp_path / "usage.db"
+    autumn = Autumn(secret_key=emu_thread.secret_key, server_url=emu_thread.url)
+    batcher = autumn.batcher(spool_path=path, flush_interval=30)
+    for _ in range(5):
+        batcher.track(customer_id="c1", feature_id="messages", value=1)
+    autumn.close()
+    batcher.close()
+    assert batcher.stats.failed == 0
+    with Autumn(secret_key=emu_thread.secret_key, server_url=emu_thread.url) as again:
+        again.batcher(spool_path=path).close()
+    assert summary(emu_thread.ledger())[0] == 5

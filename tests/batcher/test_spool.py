@@ -163,6 +163,24 @@ async def test_coalescing_cannot_be_combined_with_a_spool(
     assert caught.value.field == "coalesce"
 
 
+@pytest.mark.parametrize("bad", ["", b"spool.db", 123, "spool\x00.db"])
+async def test_a_spool_path_that_names_no_file_is_refused(
+    autumn: AsyncAutumn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: object
+) -> None:
+    """``spool_path=""`` (say ``os.environ.get("SPOOL", "")``) made SQLite open a private
+    temporary database deleted on close: a spool that survives no crash, silently. A bytes
+    path, a number or a NUL raised TypeError/ValueError or a misleading SpoolError, and a
+    traceback rendered with locals then crashed on the half-built spool's repr."""
+    import traceback
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError) as caught:
+        autumn.batcher(spool_path=bad)  # type: ignore[arg-type]
+    assert caught.value.field == "spool_path"
+    traceback.TracebackException.from_exception(caught.value, capture_locals=True).format()
+    assert list(tmp_path.iterdir()) == []
+
+
 async def test_events_of_another_account_are_left_in_place(
     emu: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

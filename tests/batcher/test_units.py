@@ -190,3 +190,92 @@ def test_read_log_resynchronises_after_damage() -> None:
     got, bad = read_log(b"".join(records)[:-1])
     assert [e.key for _account, e in got] == ["a", "b"]
     assert bad == 1
+
+
+# -- a batcher whose construction failed -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad", [{"max_batch_size": "x"}, {"flush_interval": float("nan")}, {"mode": "nope"}]
+)
+def test_a_refused_option_renders_with_capture_locals(bad: dict[str, object]) -> None:
+    """The half-built batcher sits in ``self`` of the frame that raised: an error tracker
+    rendering locals (``capture_locals=True``) calls its repr, which must not raise."""
+    import traceback
+
+    from autumn_async import AsyncAutumn
+    from autumn_sync import Autumn
+
+    sync = Autumn(secret_key="am_sk_test_0123456789abcdef", server_url="http://127.0.0.1:1")
+    try:
+        with pytest.raises(UsageError) as sync_error:
+            sync.batcher(**bad)  # type: ignore[arg-type]
+    finally:
+        sync.close()
+    async_client = AsyncAutumn(
+        secret_key="am_sk_test_0123456789abcdef", server_url="http://127.0.0.1:1"
+    )
+    with pytest.raises(UsageError) as async_error:
+        async_client.batcher(**bad)  # type: ignore[arg-type]
+    for info in (sync_error, async_error):
+        rendered = "".join(
+            traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
+        )
+        assert "not built" in rendered
+
+
+# -- a full disk under the spool's logs ----------------------------------------------------
+
+
+def test_a_spool_log_has_its_blocks_allocated(tmp_path: Path) -> None:
+    """A log made only with ftruncate is sparse: on a full disk, the first copy into an
+    unbacked page of its mapping killed the whole process with SIGBUS (seen on a 12 MiB
+    tmpfs: exit 135 from ``track()``). Its blocks must exist before anything is copied."""
+    import os
+
+    from autumn_async._batcher import _sqlite
+
+    if _sqlite._fallocate is None:
+        pytest.skip("no posix_fallocate on this platform")
+    log = _sqlite._Log(str(tmp_path / "log"))
+    try:
+        assert os.fstat(log.fd).st_blocks * 512 >= log.INITIAL
+        log.append(b"x" * (log.INITIAL + 1))  # grows
+        assert os.fstat(log.fd).st_blocks * 512 >= len(log.map)
+        log.clear()
+        assert os.fstat(log.fd).st_blocks * 512 >= len(log.map)
+    finally:
+        log.close()
+
+
+async def test_no_room_for_the_log_is_an_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full, ``put`` raises OSError (the event is not acknowledged) and a
+    rotation that cannot carry pending records over keeps them in the old log."""
+    import errno
+
+    from autumn_async._batcher import _sqlite
+
+    spool = SQLiteSpool(tmp_path / "s.db")
+    await spool.open(ACCOUNT)
+    try:
+        await spool.put(spooled("a"))
+        real = _sqlite._fallocate
+
+        def full(fd: int, offset: int, size: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(_sqlite, "_fallocate", full)
+        with pytest.raises(OSError):  # past the log's allocated blocks
+            await spool.put([SpooledEvent("big", b"x" * (5 << 20), time.time())])
+        with spool._lock:
+            for log in spool._logs:
+                log.reserved = 0  # as after a clear whose allocation failed
+        moving, old = spool._rotate(closing=False)  # carries "a" over: no room
+        assert (moving, old) == ([], None)
+        assert "a" in spool._pending
+        monkeypatch.setattr(_sqlite, "_fallocate", real)
+        assert await spool.backlog() >= 1
+    finally:
+        await spool.close()

@@ -115,6 +115,28 @@ def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
+async def test_an_ipv6_host_gives_a_url_a_client_can_use() -> None:
+    """``--host ::1`` printed ``http://::1:PORT``, which is not a URL: brackets are needed."""
+    from autumn_async import AsyncAutumn
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        emulator = Emulator(host="::1", port=0)
+        await emulator.start()
+    except OSError:
+        pytest.skip("::1 cannot be bound here")
+    try:
+        assert emulator.url == f"http://[::1]:{emulator.port}"
+        await emulator.add_feature("messages")
+        await emulator.add_customer("c1")
+        async with AsyncAutumn(secret_key=emulator.secret_key, server_url=emulator.url) as autumn:
+            result = await autumn.balances.check(customer_id="c1", feature_id="messages")
+        assert result.allowed is False
+    finally:
+        await emulator.aclose()
+
+
 def test_non_loopback_host_warns_loudly_on_stderr() -> None:
     """Binding all interfaces prints a WARNING that the admin routes have no authentication."""
     command = [sys.executable, "-m", "autumn_emulator", "--host", "0.0.0.0", "--port", "0"]

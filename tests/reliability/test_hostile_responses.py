@@ -281,3 +281,39 @@ async def test_a_callers_session_gets_the_same_protection() -> None:
         finally:
             tracemalloc.stop()
     assert peak < MEMORY_BOUND, f"peak {peak / MB:.1f} MB"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        fixed(200, b'{"unexpected": 1}'),
+        fixed(200, b"x" * (MAX_RESPONSE_BYTES + 1)),
+        fixed(200, b"abcde", headers={"Content-Encoding": "br"}),
+    ],
+    ids=["wrong-shape", "too-large", "unasked-encoding"],
+)
+@pytest.mark.parametrize("operation", ["track", "create", "check_send_event"])
+async def test_an_unreadable_answer_to_a_state_changing_call_may_have_been_applied(
+    script: Script, operation: str
+) -> None:
+    """The request reached Autumn and was answered: the change may well be applied.
+    ``maybe_applied`` was False (a wrong shape), and a too-large or wrongly encoded answer
+    did not even carry the ``idempotency_key`` the README promises on every error of a
+    state-changing call — leaving a caller nothing to resend under without a double."""
+    async with (
+        RawServer(script) as server,
+        AsyncAutumn(
+            secret_key="am_sk_test_hostile", server_url=server.url, timeout=TIMEOUT_S,
+            retry_config=None,
+        ) as autumn,
+    ):  # fmt: skip
+        if operation == "track":
+            call = autumn.balances.track(customer_id="c", feature_id="f", value=1)
+        elif operation == "create":
+            call = autumn.balances.create(customer_id="c", feature_id="f", included=1)
+        else:
+            call = autumn.balances.check(customer_id="c", feature_id="f", send_event=True)
+        with pytest.raises(ResponseValidationError) as info:
+            await call
+    assert info.value.idempotency_key
+    assert info.value.maybe_applied is True
