@@ -287,9 +287,6 @@ def test_a_batcher_of_a_closed_client_is_refused(emu_thread: EmulatorThread) -> 
         autumn.batcher()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known defect: closing the client first fails spooled events for good"
-)
 def test_closing_the_client_first_keeps_spooled_events_for_the_next_run(
     emu_thread: EmulatorThread, tmp_path: Any
 ) -> None:
