@@ -157,6 +157,9 @@ async def test_read_only_check_sends_no_idempotency_header(
 
 #: A short per-attempt timeout: a 409 is confirmed this long after the ambiguous attempt.
 SHORT = 0.05
+#: Long enough that the retry right after a dropped attempt surely comes inside the window,
+#: even on a loaded machine (the "too early" 409 must be too early for these tests' point).
+WINDOW = 1.5
 
 
 async def test_409_after_an_ambiguous_attempt_is_delivered(
@@ -166,7 +169,7 @@ async def test_409_after_an_ambiguous_attempt_is_delivered(
     mock_api.post(TRACK, exception=aiohttp.ServerDisconnectedError())
     mock_api.post(TRACK, status=409, payload=DUPLICATE)  # too early: the first may still run
     mock_api.post(TRACK, status=409, payload=DUPLICATE)  # confirmed
-    res = await client.balances.track(customer_id="c", feature_id="f", value=2, timeout=SHORT)
+    res = await client.balances.track(customer_id="c", feature_id="f", value=2, timeout=WINDOW)
     assert res.replayed is True
     assert res.value == 2
     assert len(sent_bodies(mock_api, TRACK)) == 3
@@ -179,7 +182,7 @@ async def test_early_409_then_success_means_the_first_attempt_failed(
     mock_api.post(TRACK, exception=aiohttp.ServerDisconnectedError())
     mock_api.post(TRACK, status=409, payload=DUPLICATE)
     mock_api.post(TRACK, payload=example("balances_track_response_feature.json"))
-    res = await client.balances.track(customer_id="c", feature_id="f", timeout=SHORT)
+    res = await client.balances.track(customer_id="c", feature_id="f", timeout=WINDOW)
     assert res.replayed is False
     assert len({b["idempotency_key"] for b in sent_bodies(mock_api, TRACK)}) == 1
 
