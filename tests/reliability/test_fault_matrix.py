@@ -68,7 +68,7 @@ SLOW_FAULTS = ("latency_past_timeout", "latency_after_applying")
 #: Faults that lose the answer of an applied attempt: the retry's 409 comes back at once
 #: and is confirmed after one per-attempt timeout, so these run with a short one too.
 LOST_ANSWER_FAULTS = ("drop_after", "truncated_body")
-CONFIRM_TIMEOUT_S = 0.5
+CONFIRM_TIMEOUT_S = 1.0  # the retry must come inside it even on a loaded machine
 #: Emulator faults answering a 5xx with Autumn's JSON error body (the key is released).
 APPLICATION_5XX = ("500", "502", "503_retry_after")
 ALL_FAULTS = (*EMULATOR_FAULTS, *WIRE_FAULTS)
