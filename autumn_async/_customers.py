@@ -21,6 +21,7 @@ from ._customer_requests import (
     uses_cursor_pages,
 )
 from ._pipeline import Replayed
+from ._process_bound import ProcessBound
 from ._public import publish
 from ._retry import RetryConfig
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncCustomers"]
 
 
-class AsyncCustomers:
+class AsyncCustomers(ProcessBound):
     """Create, read, update, delete and list customers (``autumn.customers``)."""
 
     __slots__ = ("_api_version", "_pipeline")

@@ -21,6 +21,7 @@ from ._customer_requests import (
     uses_cursor_pages,
 )
 from ._pipeline import Replayed
+from ._process_bound import ProcessBound
 from ._public import publish
 from ._retry import RetryConfig
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncEntities"]
 
 
-class AsyncEntities:
+class AsyncEntities(ProcessBound):
     """Entities of a customer: seats, projects, workspaces (``autumn.entities``)."""
 
     __slots__ = ("_api_version", "_pipeline")

@@ -39,6 +39,7 @@ from ._errors import (
 )
 from ._http import Request
 from ._log import sdk_logger
+from ._process_bound import ProcessBound
 from ._retry import NO_RETRIES, Action, CallState, RetryConfig, decide
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Replayed(Exception):
         self.idempotency_key = idempotency_key
 
 
-class Pipeline:
+class Pipeline(ProcessBound):
     """Send requests for one client: its URL, headers, defaults and transport."""
 
     __slots__ = (

@@ -19,6 +19,7 @@ from autumn_async._batcher._dispatch import Mode
 from autumn_async._batcher._queue import Overflow
 from autumn_async._batcher._report import OnDrop, OnError
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
+from autumn_async._process_bound import ProcessBound
 from autumn_async._public import publish
 
 from . import _portal
@@ -34,7 +35,7 @@ _EXIT_SHARE = 0.8
 EXIT_BUDGET = _portal.SHUTDOWN_CALLBACK_TIMEOUT * _EXIT_SHARE
 
 
-class UsageBatcher:
+class UsageBatcher(ProcessBound):
     """Queue usage events from any thread and deliver them in the background.
 
     Get one with ``autumn.batcher(...)`` (same options as

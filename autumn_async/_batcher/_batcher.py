@@ -28,6 +28,7 @@ from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._errors import APIConnectionError, UsageError
 from autumn_async._fork import abandon, register
 from autumn_async._log import sdk_logger
+from autumn_async._process_bound import ProcessBound
 from autumn_async._public import publish
 from autumn_async._requests import build_track
 from autumn_async._retry import NO_RETRIES, RetryConfig
@@ -108,7 +109,7 @@ def _positive(value: object, field: str, *, integer: bool) -> None:
         raise UsageError(f"{field} must be {kind}, got {value!r}", field=field)
 
 
-class AsyncUsageBatcher:
+class AsyncUsageBatcher(ProcessBound):
     """Queue usage events and deliver them in the background, each exactly once.
 
     Get one with ``autumn.batcher(...)``; use it as ``async with`` or call :meth:`aclose`.
