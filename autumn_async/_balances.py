@@ -13,6 +13,7 @@ from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._errors import APIConnectionError, InternalServerError, UsageError
 from ._log import sdk_logger
 from ._pipeline import Pipeline, Replayed, outcome_unknown
+from ._process_bound import ProcessBound
 from ._public import publish
 from ._requests import (
     CREATE_AMOUNT_HINT,
@@ -65,7 +66,7 @@ def _header_key(idempotency_key: str | None) -> str:
     return check_idempotency_key(idempotency_key, header=True)
 
 
-class AsyncBalances:
+class AsyncBalances(ProcessBound):
     """Create, update, check and track balances (``autumn.balances``)."""
 
     __slots__ = ("_fail_open", "_pipeline")

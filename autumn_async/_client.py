@@ -24,6 +24,7 @@ from ._config import (
 )
 from ._options import ClientOptions, SecretKey
 from ._pipeline import Pipeline
+from ._process_bound import ProcessBound
 from ._public import publish
 from ._retry import RetryConfig
 from ._version import __version__
@@ -46,7 +47,7 @@ def _mask(secret: str) -> str:
     return secret[:6] + "…" if len(secret) > 10 else "…"
 
 
-class AsyncAutumn:
+class AsyncAutumn(ProcessBound):
     """Client for Autumn's balances API, for asyncio code.
 
     All options are keyword-only. ``secret_key`` falls back to the environment variable

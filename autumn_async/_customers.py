@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._customer_requests import (
     build_customer_delete,
@@ -20,7 +19,7 @@ from ._customer_requests import (
     build_list,
     uses_cursor_pages,
 )
-from ._pipeline import Replayed
+from ._process_bound import ProcessBound
 from ._public import publish
 from ._retry import RetryConfig
 
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncCustomers"]
 
 
-class AsyncCustomers:
+class AsyncCustomers(ProcessBound):
     """Create, read, update, delete and list customers (``autumn.customers``)."""
 
     __slots__ = ("_api_version", "_pipeline")
@@ -52,21 +51,17 @@ class AsyncCustomers:
         """One call that answers a customer; a mutation carries an Idempotency-Key."""
         from ._customer_models import Customer  # noqa: PLC0415 (models load on first use)
 
-        pipeline = self._pipeline
-        try:
-            status, raw = await pipeline.send(
-                route,
-                f"/v1/{route}",
-                body,
-                retries=retries,
-                timeout=timeout,
-                idempotency_key=new_key() if mutates else None,
-            )
-        except Replayed:
-            # An earlier attempt was applied and its answer lost; the customer is there.
-            customer_id = body.get("new_customer_id", body["customer_id"])
-            return await self.get(customer_id=customer_id, retries=retries, timeout=timeout)
-        return pipeline.parse(Customer, status, raw)
+        # After an applied mutation whose answer was lost, the customer is there: read it.
+        customer_id = body.get("new_customer_id", body["customer_id"])
+        return await self._pipeline.call(
+            Customer,
+            route,
+            body,
+            retries=retries,
+            timeout=timeout,
+            mutates=mutates,
+            replay=lambda: self.get(customer_id=customer_id, retries=retries, timeout=timeout),
+        )
 
     async def get_or_create(
         self,
@@ -185,20 +180,19 @@ class AsyncCustomers:
         """
         from ._customer_models import CustomersDeleteResponse  # noqa: PLC0415
 
-        body = build_customer_delete(customer_id=customer_id, delete_in_stripe=delete_in_stripe)
-        pipeline = self._pipeline
-        try:
-            status, raw = await pipeline.send(
-                "customers.delete",
-                "/v1/customers.delete",
-                body,
-                retries=retries,
-                timeout=timeout,
-                idempotency_key=new_key(),
-            )
-        except Replayed:
+        async def replayed() -> CustomersDeleteResponse:
             return CustomersDeleteResponse(success=True, replayed=True)
-        return pipeline.parse(CustomersDeleteResponse, status, raw)
+
+        body = build_customer_delete(customer_id=customer_id, delete_in_stripe=delete_in_stripe)
+        return await self._pipeline.call(
+            CustomersDeleteResponse,
+            "customers.delete",
+            body,
+            retries=retries,
+            timeout=timeout,
+            mutates=True,
+            replay=replayed,
+        )
 
     async def list(
         self,
@@ -239,16 +233,14 @@ class AsyncCustomers:
             sort_order=sort_order,
             created_at_range=created_at_range,
         )
-        pipeline = self._pipeline
-        status, raw = await pipeline.send(
+        return await self._pipeline.call(
+            CustomersListResponse,
             "customers.list",
-            "/v1/customers.list",
             body,
             retries=retries,
             timeout=timeout,
-            idempotency_key=None,
+            mutates=False,
         )
-        return pipeline.parse(CustomersListResponse, status, raw)
 
 
 publish(globals(), ("AsyncCustomers",))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout
 from ._customer_requests import (
     build_entity_create,
@@ -20,7 +19,7 @@ from ._customer_requests import (
     build_list,
     uses_cursor_pages,
 )
-from ._pipeline import Replayed
+from ._process_bound import ProcessBound
 from ._public import publish
 from ._retry import RetryConfig
 
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncEntities"]
 
 
-class AsyncEntities:
+class AsyncEntities(ProcessBound):
     """Entities of a customer: seats, projects, workspaces (``autumn.entities``)."""
 
     __slots__ = ("_api_version", "_pipeline")
@@ -52,25 +51,19 @@ class AsyncEntities:
         """One call that answers an entity; a mutation carries an Idempotency-Key."""
         from ._customer_models import Entity  # noqa: PLC0415 (models load on first use)
 
-        pipeline = self._pipeline
-        try:
-            status, raw = await pipeline.send(
-                route,
-                f"/v1/{route}",
-                body,
-                retries=retries,
-                timeout=timeout,
-                idempotency_key=new_key() if mutates else None,
-            )
-        except Replayed:
-            # An earlier attempt was applied and its answer lost; the entity is there.
-            return await self.get(
-                customer_id=body["customer_id"],
-                entity_id=body["entity_id"],
-                retries=retries,
-                timeout=timeout,
-            )
-        return pipeline.parse(Entity, status, raw)
+        # After an applied mutation whose answer was lost, the entity is there: read it.
+        customer_id, entity_id = body["customer_id"], body["entity_id"]
+        return await self._pipeline.call(
+            Entity,
+            route,
+            body,
+            retries=retries,
+            timeout=timeout,
+            mutates=mutates,
+            replay=lambda: self.get(
+                customer_id=customer_id, entity_id=entity_id, retries=retries, timeout=timeout
+            ),
+        )
 
     async def create(
         self,
@@ -151,16 +144,14 @@ class AsyncEntities:
             processors=processors,
             customer_id=customer_id,
         )
-        pipeline = self._pipeline
-        status, raw = await pipeline.send(
+        return await self._pipeline.call(
+            EntitiesListResponse,
             "entities.list",
-            "/v1/entities.list",
             body,
             retries=retries,
             timeout=timeout,
-            idempotency_key=None,
+            mutates=False,
         )
-        return pipeline.parse(EntitiesListResponse, status, raw)
 
     async def update(
         self,
@@ -196,20 +187,19 @@ class AsyncEntities:
         """
         from ._customer_models import EntitiesDeleteResponse  # noqa: PLC0415
 
-        body = build_entity_ref(customer_id=customer_id, entity_id=entity_id)
-        pipeline = self._pipeline
-        try:
-            status, raw = await pipeline.send(
-                "entities.delete",
-                "/v1/entities.delete",
-                body,
-                retries=retries,
-                timeout=timeout,
-                idempotency_key=new_key(),
-            )
-        except Replayed:
+        async def replayed() -> EntitiesDeleteResponse:
             return EntitiesDeleteResponse(success=True, replayed=True)
-        return pipeline.parse(EntitiesDeleteResponse, status, raw)
+
+        body = build_entity_ref(customer_id=customer_id, entity_id=entity_id)
+        return await self._pipeline.call(
+            EntitiesDeleteResponse,
+            "entities.delete",
+            body,
+            retries=retries,
+            timeout=timeout,
+            mutates=True,
+            replay=replayed,
+        )
 
 
 publish(globals(), ("AsyncEntities",))

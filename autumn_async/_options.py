@@ -23,6 +23,7 @@ from ._config import (
     coerce_timeout,
 )
 from ._errors import UsageError
+from ._process_bound import NotPicklable
 from ._retry import NO_RETRIES, RetryConfig
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ClientOptions", "SecretKey"]
 
 
-class SecretKey:
+class SecretKey(NotPicklable):
     """The secret key while a client is being built: its repr hides it, so a traceback
     with locals or an error tracker shows nothing of it. :meth:`checked` validates it
     without ever binding it to a local of a frame that raises."""
@@ -67,7 +68,7 @@ class SecretKey:
 
 
 @attrs.frozen(kw_only=True)
-class ClientOptions:
+class ClientOptions(NotPicklable):
     """Validated client options (everything but the key); build with :meth:`build`."""
 
     server_url: str

@@ -16,6 +16,10 @@ The narrow API (stable for the SDK's own modules):
   key: an earlier attempt was applied and its answer lost.
 - ``pipeline.parse(cls, status, body)`` builds the response model or raises
   :class:`ResponseValidationError`.
+- ``await pipeline.call(cls, route, body, *, retries, timeout, mutates, replay=None)``:
+  ``send`` to ``/v1/{route}`` then ``parse``, for the RPC-style resources (customers,
+  entities); a mutation gets a fresh ``Idempotency-Key`` and ``replay()`` answers for it
+  when an earlier attempt was applied and its answer lost.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._checks import new_key
 from ._config import NOT_GIVEN, NotGiven, Timeout, coerce_timeout
 from ._errors import (
     APIConnectionError,
@@ -39,6 +44,7 @@ from ._errors import (
 )
 from ._http import Request
 from ._log import sdk_logger
+from ._process_bound import ProcessBound
 from ._retry import NO_RETRIES, Action, CallState, RetryConfig, decide
 
 if TYPE_CHECKING:
@@ -60,7 +66,7 @@ class Replayed(Exception):
         self.idempotency_key = idempotency_key
 
 
-class Pipeline:
+class Pipeline(ProcessBound):
     """Send requests for one client: its URL, headers, defaults and transport."""
 
     __slots__ = (
@@ -250,6 +256,34 @@ class Pipeline:
                 cancelled.idempotency_key = idempotency_key  # type: ignore[attr-defined]
                 cancelled.maybe_applied = True  # type: ignore[attr-defined]
             raise
+
+    async def call(
+        self,
+        cls: type[_T],
+        route: str,
+        body: Any,
+        *,
+        retries: RetryConfig | NotGiven | None,
+        timeout: float | Timeout | NotGiven,
+        mutates: bool,
+        replay: Callable[[], Awaitable[_T]] | None = None,
+    ) -> _T:
+        """POST ``body`` to ``/v1/{route}`` and parse the answer as ``cls``.
+
+        A mutation (``mutates=True``) is sent under a fresh ``Idempotency-Key``, reused on
+        every retry; when a retry finds an earlier attempt applied and its answer lost,
+        ``replay()`` gives the result (for example by reading what is there now).
+        """
+        key = new_key() if mutates else None
+        try:
+            status, raw = await self.send(
+                route, f"/v1/{route}", body, retries=retries, timeout=timeout, idempotency_key=key
+            )
+        except Replayed:
+            if replay is None:
+                raise
+            return await replay()
+        return self.parse(cls, status, raw, idempotency_key=key)
 
     def parse(
         self, cls: type[_T], status: int, body: bytes, *, idempotency_key: str | None = None

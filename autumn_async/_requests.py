@@ -79,24 +79,30 @@ def _opt_bool(body: dict[str, Any], field: str, value: object) -> None:
         body[field] = value
 
 
-def _opt_timestamp(body: dict[str, Any], field: str, value: object) -> None:
-    """Unix milliseconds, or an aware ``datetime`` converted to them."""
-    if value is None:
-        return
+def _unix_ms(value: object, field: str, *, whole: bool = False) -> float:
+    """The one rule for every time field: Unix milliseconds (a finite number; ``whole``:
+    an integral one) or an aware ``datetime`` (whole milliseconds), not before 1970."""
     if isinstance(value, _dt.datetime):
         if value.tzinfo is None:
             raise UsageError(
                 f"{field} must be timezone-aware (a naive datetime is ambiguous)", field=field
             )
-        epoch_ms = int(value.timestamp() * 1000)
-        if epoch_ms < 0:
-            raise UsageError(f"{field} must not be before 1970-01-01 UTC, got {value}", field=field)
-        body[field] = epoch_ms
-        return
-    ms = finite_number(value, field)
+        ms: float = int(value.timestamp() * 1000)
+    else:
+        ms = finite_number(value, field)
+        if whole and ms != int(ms):
+            raise UsageError(f"{field} must be whole Unix milliseconds, got {value!r}", field=field)
     if ms < 0:
-        raise UsageError(f"{field} must be Unix milliseconds >= 0, got {value!r}", field=field)
-    body[field] = ms
+        raise UsageError(
+            f"{field} must not be before 1970-01-01 UTC (Unix milliseconds >= 0), got {value!r}",
+            field=field,
+        )
+    return ms
+
+
+def _opt_timestamp(body: dict[str, Any], field: str, value: object) -> None:
+    if value is not None:
+        body[field] = _unix_ms(value, field)
 
 
 def _properties(body: dict[str, Any], value: object) -> None:
@@ -374,22 +380,10 @@ def build_track(
 
 
 def _event_time(value: object) -> int:
-    """A usage event's time as the server takes it: whole Unix ms, > 0, not in the future."""
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            raise UsageError(
-                "timestamp must be timezone-aware (a naive datetime is ambiguous)",
-                field="timestamp",
-            )
-        ms = int(value.timestamp() * 1000)
-    else:
-        number = finite_number(value, "timestamp")
-        if number != int(number):
-            raise UsageError(
-                f"timestamp must be whole Unix milliseconds, got {value!r}", field="timestamp"
-            )
-        ms = int(number)
-    if ms <= 0:
+    """A usage event's time as the server takes it: :func:`_unix_ms`, whole, > 0 and not
+    in the future."""
+    ms = int(_unix_ms(value, "timestamp", whole=True))
+    if ms == 0:
         raise UsageError(
             f"timestamp must be positive Unix milliseconds, got {value!r}", field="timestamp"
         )

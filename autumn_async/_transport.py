@@ -37,6 +37,7 @@ from ._errors import (
 )
 from ._fork import abandon, register
 from ._http import Request, Response
+from ._process_bound import ProcessBound
 
 __all__ = ["AiohttpTransport", "translate_exception"]
 
@@ -79,7 +80,7 @@ _ACCEPT_ENCODING = "gzip, deflate"
 _INFLATE_STEP = 256 * 1024
 
 
-class AiohttpTransport:
+class AiohttpTransport(ProcessBound):
     """The production transport: pooled keep-alive connections over aiohttp.
 
     It never follows a redirect, inflates compressed bodies itself and stops at

@@ -13,12 +13,19 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from autumn_async._batcher import AsyncUsageBatcher, BatcherStats, Spool
-from autumn_async._batcher._batcher import DEFAULT_MAX_ATTEMPTS
-from autumn_async._batcher._dispatch import Mode
-from autumn_async._batcher._queue import Overflow
-from autumn_async._batcher._report import OnDrop, OnError
+from autumn_async._batcher import (
+    DEFAULT_MAX_ATTEMPTS,
+    AsyncUsageBatcher,
+    BatcherStats,
+    BlockingFace,
+    Mode,
+    OnDrop,
+    OnError,
+    Overflow,
+    Spool,
+)
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
+from autumn_async._process_bound import ProcessBound
 from autumn_async._public import publish
 
 from . import _portal
@@ -34,7 +41,7 @@ _EXIT_SHARE = 0.8
 EXIT_BUDGET = _portal.SHUTDOWN_CALLBACK_TIMEOUT * _EXIT_SHARE
 
 
-class UsageBatcher:
+class UsageBatcher(ProcessBound):
     """Queue usage events from any thread and deliver them in the background.
 
     Get one with ``autumn.batcher(...)`` (same options as
@@ -92,6 +99,7 @@ class UsageBatcher:
             retries=retries,
             timeout=timeout,
         )
+        self._face = BlockingFace(batcher)
         # Imports the HTTP stack off the loop: done lazily on the loop, it stalls it.
         _portal.run(client.warm_up())
         _portal.run(batcher.__aenter__())
@@ -99,8 +107,9 @@ class UsageBatcher:
 
     def __repr__(self) -> str:
         # Shown by tracebacks rendered with locals even when __init__ raised: never fail.
+        # The async batcher is assigned only once it is built.
         batcher = self.__dict__.get("_batcher")
-        if batcher is None or "_queue" not in batcher.__dict__:
+        if batcher is None:
             return "UsageBatcher(<not built>)"
         return f"UsageBatcher(mode={batcher.mode!r}, stats={self.stats!r})"
 
@@ -131,10 +140,10 @@ class UsageBatcher:
         ``overflow="block"`` with a full queue. A bad argument, including properties
         that cannot be sent as JSON, raises ``UsageError`` and queues nothing.
         """
-        batcher = self._batcher
-        if batcher._loop is None:  # a forked child: start again on its own loop
-            _portal.run(batcher.__aenter__())
-        batcher._track_threadsafe(
+        face = self._face
+        if not face.started:  # a forked child: start again on its own loop
+            _portal.run(self._batcher.__aenter__())
+        face.track(
             customer_id=customer_id,
             feature_id=feature_id,
             event_name=event_name,
@@ -161,8 +170,7 @@ class UsageBatcher:
         _portal.unregister_shutdown(self._at_exit)
 
     async def _at_exit(self) -> None:
-        batcher = self._batcher
-        await batcher._aclose(batcher.shutdown_timeout, total=EXIT_BUDGET)
+        await self._face.close_within(EXIT_BUDGET)
 
     def __enter__(self) -> UsageBatcher:
         return self

@@ -24,6 +24,7 @@ from autumn_async._config import (
     Timeout,
 )
 from autumn_async._options import SecretKey
+from autumn_async._process_bound import ProcessBound
 from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Autumn", "Balances"]
 
 
-class Balances:
+class Balances(ProcessBound):
     """Create, update, check and track balances (``autumn.balances``), blocking.
 
     Each method runs its twin on :class:`autumn_async.AsyncBalances` and blocks only the
@@ -288,7 +289,7 @@ class Balances:
         )
 
 
-class Autumn:
+class Autumn(ProcessBound):
     """Client for Autumn's balances API, for blocking code (scripts, Django, Flask, Celery).
 
     Takes the same keyword-only options as :class:`autumn_async.AsyncAutumn` (less

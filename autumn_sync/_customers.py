@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._customers import AsyncCustomers
+from autumn_async._process_bound import ProcessBound
 from autumn_async._public import publish
 from autumn_async._retry import RetryConfig
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["Customers"]
 
 
-class Customers:
+class Customers(ProcessBound):
     """Create, read, update, delete and list customers (``autumn.customers``), blocking."""
 
     __slots__ = ("_inner",)

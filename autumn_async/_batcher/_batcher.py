@@ -28,6 +28,7 @@ from autumn_async._config import NOT_GIVEN, NotGiven, Timeout
 from autumn_async._errors import APIConnectionError, UsageError
 from autumn_async._fork import abandon, register
 from autumn_async._log import sdk_logger
+from autumn_async._process_bound import ProcessBound
 from autumn_async._public import publish
 from autumn_async._requests import build_track
 from autumn_async._retry import NO_RETRIES, RetryConfig
@@ -42,7 +43,7 @@ from ._sqlite import SQLiteSpool
 if TYPE_CHECKING:
     from autumn_async._client import AsyncAutumn
 
-__all__ = ["AsyncUsageBatcher"]
+__all__ = ["AsyncUsageBatcher", "BlockingFace"]
 
 #: ``balances.batch_track`` takes at most this many events per request (spec §13).
 BATCH_TRACK_LIMIT = 1000
@@ -108,7 +109,7 @@ def _positive(value: object, field: str, *, integer: bool) -> None:
         raise UsageError(f"{field} must be {kind}, got {value!r}", field=field)
 
 
-class AsyncUsageBatcher:
+class AsyncUsageBatcher(ProcessBound):
     """Queue usage events and deliver them in the background, each exactly once.
 
     Get one with ``autumn.batcher(...)``; use it as ``async with`` or call :meth:`aclose`.
@@ -815,6 +816,41 @@ class AsyncUsageBatcher:
             self._spool.after_fork_in_child()
         self._fresh_state()
         self._closed = self._closing = closed
+
+
+class BlockingFace:
+    """What the sync twin (``autumn_sync.UsageBatcher``) needs of the batcher it wraps.
+
+    The sync batcher tracks in its callers' threads (no hop to the loop), starts the
+    batcher again in a forked child, and closes it within a budget at interpreter exit;
+    this is the whole of what it uses beyond the public surface. Internal: application
+    code uses the batchers themselves.
+    """
+
+    __slots__ = ("_batcher",)
+
+    def __init__(self, batcher: AsyncUsageBatcher) -> None:
+        self._batcher = batcher
+
+    @property
+    def started(self) -> bool:
+        """Whether the batcher runs on a loop: ``False`` before its start and in a forked
+        child (whose batcher starts empty, on the child's own loop)."""
+        return self._batcher._loop is not None
+
+    def track(self, **arguments: Any) -> None:
+        """``track`` in the caller's thread: validate, queue (and spool) the event, return.
+
+        Blocks only for room under ``overflow="block"`` (and a spool's ``put_blocking``);
+        a call from the batcher's own loop thread is a ``UsageError`` (it could deadlock).
+        """
+        self._batcher._track_threadsafe(**arguments)
+
+    async def close_within(self, total: float) -> None:
+        """Close as ``aclose()`` does, but stop after ``total`` seconds in all: what is
+        left then is reported (``on_drop``/``on_error``) or stays in the spool."""
+        batcher = self._batcher
+        await batcher._aclose(batcher.shutdown_timeout, total=total)
 
 
 def _after_fork_in_child() -> None:

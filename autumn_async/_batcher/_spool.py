@@ -77,15 +77,19 @@ class Spool(Protocol):
 
 
 class SpoolError(AutumnError):
-    """The spool's storage cannot be used: corrupt, truncated or written by something else.
+    """The spool's storage cannot be used: corrupt, truncated or written by something else,
+    or the disk refuses to write it (full, a file size limit, an I/O error).
 
-    ``path`` names the file. The SDK never deletes or rewrites it: move it aside (keep it
-    if the events in it matter) and start again with a fresh path.
+    ``path`` names the file; ``errno`` is the system's error number when the disk refused
+    a write (``errno.ENOSPC``, ``errno.EFBIG``, ``errno.EIO``), else ``None``. The SDK never
+    deletes or rewrites the file: move a damaged one aside (keep it if the events in it
+    matter) and start again with a fresh path; free space for a full one.
     """
 
-    def __init__(self, message: str, *, path: str) -> None:
+    def __init__(self, message: str, *, path: str, errno: int | None = None) -> None:
         super().__init__(message)
         self.path = path
+        self.errno = errno
 
 
 class SpoolFullError(AutumnError):

@@ -24,6 +24,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import errno
 import glob
 import mmap
 import os
@@ -127,6 +128,30 @@ def _resync(data: bytes, start: int) -> int:
 #: Where the platform has it, what backs a log's pages with real blocks (see _Log._reserve).
 _fallocate = getattr(os, "posix_fallocate", None)
 
+#: The system errors of a disk that refuses a write: full, over quota, a file size limit
+#: (RLIMIT_FSIZE or the filesystem's), an I/O error.
+_DISK_ERRNOS = frozenset(
+    getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG", "EIO") if hasattr(errno, name)
+)
+#: SQLite's primary result codes for the same (SQLITE_IOERR, SQLITE_FULL).
+_SQLITE_DISK_CODES = frozenset({10, 13})
+
+
+def _disk_advice(err: int | None) -> str:
+    """What to do when the disk refused a write with ``err`` (``None``: SQLite's word)."""
+    if err == errno.EFBIG:
+        return (
+            "A file size limit stops it growing: raise it (ulimit -f, RLIMIT_FSIZE), or give "
+            "the batcher a spool_path on another filesystem."
+        )
+    if err in (errno.ENOSPC, getattr(errno, "EDQUOT", None)):
+        return "Free space on its filesystem, or give the batcher a spool_path on another one."
+    if err == errno.EIO:
+        return "The disk failed to write (an I/O error): check it."
+    return (
+        "Check the free space and the file size limit (ulimit -f) of its filesystem, and the disk."
+    )
+
 
 class _Log:
     """One append-only log file, memory-mapped: an append is a copy, not a system call.
@@ -161,7 +186,9 @@ class _Log:
 
     def append(self, data: bytes) -> None:
         end = self.used + len(data)
-        if end > self.reserved:  # past the allocated blocks (or after a failed clear)
+        # Past the allocated blocks (or after a failed clear), or past the mapping (after
+        # a resize that failed once its blocks were allocated).
+        if end > self.reserved or end > len(self.map):
             size = max(end, 2 * len(self.map)) if end > len(self.map) else len(self.map)
             self._reserve(size)
             if size > len(self.map):
@@ -220,6 +247,7 @@ class SQLiteSpool:
         self._foreign_reported = False
         self._opened = False
         self._last_error = ""
+        self._rotate_error = ""  # reported once until a rotation succeeds again
         self._recovered: list[tuple[int, str]] = []
         self._closing_failed: SpoolError | None = None
 
@@ -256,7 +284,12 @@ class SQLiteSpool:
         with self._lock:
             if not self._logs or self._closing:
                 raise SpoolError(f"the spool {self.path} is not open", path=self.path)
-            self._logs[self._active].append(data)
+            try:
+                self._logs[self._active].append(data)
+            except OSError as exc:  # nothing was written: the event is not accepted
+                raise self._disk_error(
+                    exc, "the event was not accepted (those accepted before it are kept)"
+                ) from None
             pending = self._pending
             for event, record in records:
                 pending[event.key] = (event, record)
@@ -298,26 +331,29 @@ class SQLiteSpool:
 
     async def release(self, keys: Collection[str]) -> None:
         owner, account = self.owner, self._account
-        with self._lock:  # those only in the log go to SQLite, unleased
-            released = [self._pending.pop(key) for key in keys if key in self._pending]
+        keys = list(keys)
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> list[str]:
+            # Those only in a log go to SQLite, unleased. They stay pending (in a log)
+            # until the commit: taken out now, the next rotation would see nothing
+            # pending and empty the log while SQLite cannot take them (a full disk).
+            with self._lock:
+                released = [self._pending[key][0] for key in keys if key in self._pending]
             conn.executemany(
                 "INSERT OR IGNORE INTO events (key, account, body, created_at, owner, "
                 "lease_until) VALUES (?, ?, ?, ?, NULL, 0)",
-                [(e.key, account, e.body, e.created_at) for e, _r in released],
+                [(e.key, account, e.body, e.created_at) for e in released],
             )
             conn.executemany(
                 "UPDATE events SET owner = NULL, lease_until = 0 WHERE key = ? AND owner = ?",
                 [(key, owner) for key in keys],
             )
+            return [e.key for e in released]
 
-        try:
-            await self._call(op)
-        except BaseException:
-            with self._lock:
-                self._pending = {e.key: (e, r) for e, r in released} | self._pending
-            raise
+        committed: list[str] = await self._call(op)
+        with self._lock:
+            for key in committed:
+                self._pending.pop(key, None)
 
     async def backlog(self) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -367,10 +403,16 @@ class SQLiteSpool:
         except OSError as exc:
             for log in logs:
                 log.close()
+            for n in (0, 1):  # this owner's, just made (empty, or allocation failed)
+                with contextlib.suppress(OSError):
+                    os.unlink(self._log_path(self.owner, n))
+            if exc.errno in _DISK_ERRNOS:
+                raise self._disk_error(exc, "the batcher cannot start") from None
             raise SpoolError(
                 f"cannot write the spool's log beside {self.path}: {exc.strerror}; check that "
                 "its directory exists and is writable",
                 path=self.path,
+                errno=exc.errno,
             ) from None
         self._logs = logs
 
@@ -567,7 +609,23 @@ class SQLiteSpool:
             raise
         return conn
 
+    def _disk_error(self, exc: OSError, consequence: str) -> SpoolError:
+        return SpoolError(
+            f"cannot write the spool {self.path}: {exc.strerror or exc}; {consequence}. "
+            + _disk_advice(exc.errno),
+            path=self.path,
+            errno=exc.errno,
+        )
+
     def _unusable(self, exc: sqlite3.Error) -> SpoolError:
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in _SQLITE_DISK_CODES:
+            # Full, over a size limit, or failing: the file is fine, its disk is not.
+            return SpoolError(
+                f"cannot write the spool {self.path} (SQLite: {exc}); events not yet moved "
+                f"into it stay in its log files beside it ({self.path}-log.*), which this "
+                "batcher, or the next one on the file, moves in once it can. " + _disk_advice(None),
+                path=self.path,
+            )
         return SpoolError(
             f"the spool {self.path} cannot be used (SQLite: {exc}); if it is corrupt, truncated "
             "or not a spool, move it aside to start afresh, and keep it if its events matter",
@@ -687,18 +745,20 @@ class SQLiteSpool:
                     self._active = old
                     self._pending = {e.key: (e, r) for e, r in moving} | pending
                     self._rotate_due = True
-                    if str(exc) != self._last_error:
-                        self._last_error = str(exc)
-                        logger.warning(
-                            "usage batcher spool %s: cannot rotate its log: %s", self.path, exc
-                        )
+                    error = self._disk_error(exc, "its events stay in the log it fills now")
+                    if str(error) != self._rotate_error:
+                        self._rotate_error = str(error)
+                        logger.warning("usage batcher spool: cannot rotate its log: %s", error)
                     return [], None
+                self._rotate_error = ""
                 self._rotate_due = True
             return moving, logs[old]
 
     def _wrap(self, exc: Exception) -> SpoolError:
         if isinstance(exc, sqlite3.Error):
             return self._unusable(exc)
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+            return self._disk_error(exc, "what it holds is kept")
         return SpoolError(f"the spool {self.path} failed: {exc!r}", path=self.path)
 
     def _transaction(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autumn_async import UsageError
+from autumn_async import SpoolError, UsageError
 from autumn_async._batcher import Spool, SpooledEvent, SQLiteSpool
 from autumn_async._batcher._events import QueuedEvent, coalesce
 from autumn_async._batcher._queue import EventQueue, Overflow
@@ -251,8 +251,9 @@ def test_a_spool_log_has_its_blocks_allocated(tmp_path: Path) -> None:
 async def test_no_room_for_the_log_is_an_error_not_a_crash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the disk full, ``put`` raises OSError (the event is not acknowledged) and a
-    rotation that cannot carry pending records over keeps them in the old log."""
+    """With the disk full, ``put`` raises SpoolError naming the file (the event is not
+    acknowledged) and a rotation that cannot carry pending records over keeps them in
+    the old log."""
     import errno
 
     from autumn_async._batcher import _sqlite
@@ -267,8 +268,11 @@ async def test_no_room_for_the_log_is_an_error_not_a_crash(
             raise OSError(errno.ENOSPC, "No space left on device")
 
         monkeypatch.setattr(_sqlite, "_fallocate", full)
-        with pytest.raises(OSError):  # past the log's allocated blocks
+        with pytest.raises(SpoolError) as caught:  # past the log's allocated blocks
             await spool.put([SpooledEvent("big", b"x" * (5 << 20), time.time())])
+        assert caught.value.errno == errno.ENOSPC
+        assert caught.value.path == spool.path
+        assert "Free space" in str(caught.value)
         with spool._lock:
             for log in spool._logs:
                 log.reserved = 0  # as after a clear whose allocation failed

@@ -227,6 +227,31 @@ async def test_unknown_fields_are_ignored_and_wrong_types_refused(server: Record
             await autumn.entities.get(customer_id="c1", entity_id="seat_1")
 
 
+@pytest.mark.parametrize(
+    ("resource", "method", "arguments"),
+    [
+        ("customers", "get_or_create", {"customer_id": "c1"}),
+        ("customers", "update", {"customer_id": "c1", "name": "P"}),
+        ("customers", "delete", {"customer_id": "c1"}),
+        ("entities", "create", {"customer_id": "c1", "entity_id": "e1", "feature_id": "seats"}),
+        ("entities", "update", {"customer_id": "c1", "entity_id": "e1", "billing_controls": {}}),
+        ("entities", "delete", {"customer_id": "c1", "entity_id": "e1"}),
+    ],
+)
+async def test_an_unreadable_answer_to_a_change_carries_its_key(
+    server: Recorder, resource: str, method: str, arguments: dict[str, Any]
+) -> None:
+    """A 2xx that does not fit was applied: the error says so and carries the key it was
+    sent under, as for the balance operations (a resend under it cannot double it)."""
+    server.script = [answer({"success": "yes", "id": 7, "name": 8})]
+    async with await client_for(server) as autumn:
+        with pytest.raises(ResponseValidationError) as info:
+            await getattr(getattr(autumn, resource), method)(**arguments)
+    (sent,) = server.requests
+    assert info.value.idempotency_key == sent["headers"]["Idempotency-Key"]
+    assert info.value.maybe_applied
+
+
 async def test_unknown_customer_is_not_found(server: Recorder) -> None:
     """404 customer_not_found is a NotFoundError, never retried."""
     server.script = [answer(NOT_FOUND, status=404)]
