@@ -141,7 +141,8 @@ class _OwnLoop:
     def __del__(self) -> None:
         # The thread has ended (CPython drops a thread's locals in that thread, as its
         # last act), or a forked child is discarding the locals of its parent's threads.
-        if self.closed:
+        # (A loop that failed to be made leaves no slots set: nothing to close.)
+        if getattr(self, "closed", True):
             return
         if self.pid != os.getpid():
             self.closed = True

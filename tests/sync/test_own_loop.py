@@ -8,6 +8,7 @@ runs a loop. Process-level behaviour is tested in real subprocesses.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import subprocess
@@ -231,3 +232,21 @@ def test_a_batcher_left_open_flushes_at_exit_through_a_name_lookup(emu: Emulator
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout.splitlines() == ["main done"]
     assert sorted(event["value"] for event in emu.ledger()) == [1, 2, 3]
+
+
+def test_a_loop_that_cannot_be_made_leaves_nothing_to_finalise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Making a thread's loop can fail (EMFILE: no descriptor left for its selector); the
+    # half-built holder must not print "Exception ignored in __del__" when collected.
+    unraisable: list[object] = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+
+    def no_descriptors() -> asyncio.AbstractEventLoop:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(_portal, "_new_loop", no_descriptors)
+    with pytest.raises(OSError, match="Too many open files"):
+        _portal._OwnLoop()
+    gc.collect()
+    assert unraisable == []

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
+
 from autumn_sync import Autumn
 
 autumn = Autumn(secret_key="am_sk_test", server_url=f"http://localhost:{sys.argv[1]}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import atexit
 import threading
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
+
 
 def call_after_shutdown() -> None:
     # Registered before the portal is imported, so atexit runs it after the portal's.

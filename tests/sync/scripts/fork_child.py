@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
 from _sessions import open_session
 
 from autumn_sync import _portal

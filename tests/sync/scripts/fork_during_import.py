@@ -14,6 +14,8 @@ import threading
 import warnings
 from typing import Any
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
+
 from autumn_sync import Autumn
 
 URL = sys.argv[1]

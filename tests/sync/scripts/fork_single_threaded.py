@@ -12,6 +12,8 @@ import os
 import sys
 import threading
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
+
 from autumn_sync import Autumn
 
 URL = sys.argv[1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
 from _sessions import open_session
 
 from autumn_sync import _portal

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
+
 from autumn_sync import _portal
 
 seen: list[str] = []

@@ -15,6 +15,8 @@ import threading
 from types import FrameType
 from typing import Any
 
+import _load_tolerant  # noqa: F401  (a 5 s slow-callback threshold, before any loop exists)
+
 from autumn_sync import Autumn
 
 autumn = Autumn(secret_key="am_sk_test", server_url=sys.argv[1])
