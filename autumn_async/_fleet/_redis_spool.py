@@ -63,6 +63,8 @@ DEFAULT_GROUP = "autumn-delivery"
 _RETRIES = 5
 #: Handed-back entries look idle this long, so a peer with any lease takes them at once.
 _HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
+#: Dead-letter reasons (the batcher's ``rejected:<status>:<code>``) that refuse the key.
+_KEY_REFUSED = ("rejected:401:", "rejected:403:")
 _RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
@@ -155,6 +157,8 @@ class RedisSpool:
         self._put_queue: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]] = []
         self._group_commit = GroupCommit(self._write_blocking)
         self.counters: dict[str, int] = {}
+        self.key_refused: str | None = None
+        self._refused = asyncio.Event()
 
     # -- connections ---------------------------------------------------------------
 
@@ -347,6 +351,9 @@ class RedisSpool:
         self._require_account()
         self._client()
         assert self._claiming is not None
+        if self.key_refused is not None:  # whatever it claims would be refused too
+            await asyncio.sleep(wait)
+            return []
         async with self._claiming, _translate:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
@@ -450,9 +457,35 @@ class RedisSpool:
         ``dead`` maps a key to its dead-letter reason; ``duplicates`` are keys Autumn
         reported as already applied (counted, otherwise delivered).
         """
+        refused = {k: r for k, r in (dead or {}).items() if r.startswith(_KEY_REFUSED)}
+        if refused:
+            # Autumn refused this process's secret key, not the events: dead-lettering
+            # them would lose them for every worker. Hand them back and stop claiming.
+            await self._key_was_refused(refused)
+            keys = [k for k in keys if k not in refused]
+            dead = {k: r for k, r in (dead or {}).items() if k not in refused}
         finished = self._claims_now().settle(keys, dead or {}, duplicates)
         self._unsettled.extend(finished)
         await self._flush_settled()
+
+    async def _key_was_refused(self, refused: Mapping[str, str]) -> None:
+        if self.key_refused is None:
+            self.key_refused = next(iter(refused.values()))
+            logger.error(
+                "Autumn refused the secret key (%s): the events are handed back to %s, "
+                "not dead-lettered, and this process claims nothing more",
+                self.key_refused.removeprefix("rejected:"), self.stream,
+            )  # fmt: skip
+            self._refused.set()
+        self._count("handed_back:key_refused", len(refused))
+        await self.release(refused)
+
+    async def wait_key_refused(self) -> str:
+        """Return once Autumn has refused the secret key (401/403) of a delivery: the
+        reason (``rejected:401:<code>``). From then on :meth:`claim` takes nothing."""
+        await self._refused.wait()
+        assert self.key_refused is not None
+        return self.key_refused
 
     async def _flush_settled(self) -> None:
         """Settle finished entries; those Redis did not take wait for the next call."""

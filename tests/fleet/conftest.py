@@ -127,10 +127,12 @@ class Workers:
         self.redis, self.emu, self.logs = redis, emu, logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *, lease: float = 1.0, drain: float = 5.0) -> subprocess.Popen[bytes]:
+    def start(
+        self, *, lease: float = 1.0, drain: float = 5.0, key: str | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
-            "AUTUMN_SECRET_KEY": self.emu.secret_key,
+            "AUTUMN_SECRET_KEY": key or self.emu.secret_key,
             "AUTUMN_SERVER_URL": self.emu.url,
         }
         log = self.logs / f"worker-{len(self.procs)}.log"
@@ -142,6 +144,10 @@ class Workers:
             )  # fmt: skip
         self.procs.append(proc)
         return proc
+
+    def output(self, proc: subprocess.Popen[bytes]) -> str:
+        """What a worker printed (stdout and stderr)."""
+        return (self.logs / f"worker-{self.procs.index(proc)}.log").read_text()
 
     def terminate(self, proc: subprocess.Popen[bytes]) -> int:
         """SIGTERM by PID; the exit status."""
