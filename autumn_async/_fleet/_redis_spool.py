@@ -145,6 +145,7 @@ class RedisSpool:
         self._aclient: redis.asyncio.Redis | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
         self._sclient: redis.Redis | None = None
+        self._writer_conn: Any = None
         self._claims: Claims | None = None
         self._unsettled: list[Held] = []
         self._reclaim_cursor = b"0-0"
@@ -329,12 +330,30 @@ class RedisSpool:
         self._refuse_if_full(len(events))
         command = self._put_command(events, account)
         try:
-            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+            backlog = self._send_on_writer(client, command)
         except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
             client.script_load(_scripts.PUT)
-            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+            backlog = self._send_on_writer(client, command)
         self._known_backlog = int(backlog)
         self._count("enqueued", len(events))
+
+    def _send_on_writer(self, client: redis.Redis, command: list[Any]) -> Any:
+        """One command on the group commit's own connection, packed here.
+
+        Only the group commit's writer calls this, one write at a time, so one connection
+        is enough: no pool checkout, no per-call command parsing. When that connection
+        fails, the command goes through the client, with redis-py's reconnects and retries
+        (a write lost with its connection may then be added twice: see ``_RETRIES``).
+        """
+        conn = self._writer_conn
+        if conn is None:
+            conn = self._writer_conn = client.connection_pool.make_connection()
+        try:
+            conn.send_packed_command([_pack(command)], check_health=False)
+            return conn.read_response()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            conn.disconnect()
+            return client.execute_command(*command)  # type: ignore[no-untyped-call]
 
     async def backlog(self) -> int:
         """Events handed over to Redis and not yet settled, fleet-wide."""
@@ -562,6 +581,9 @@ class RedisSpool:
         if client is not None:
             await client.aclose()
         self._aclient = None
+        if self._writer_conn is not None:
+            self._writer_conn.disconnect()
+            self._writer_conn = None
         if self._sclient is not None:
             self._sclient.close()
             self._sclient = None
@@ -636,7 +658,13 @@ class RedisSpool:
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's connections and claims; the child is a new consumer."""
-        for inherited in (self._aclient, self._sclient, self._heartbeat, self._writer):
+        for inherited in (
+            self._aclient,
+            self._sclient,
+            self._heartbeat,
+            self._writer,
+            self._writer_conn,
+        ):
             if inherited is not None:
                 abandon(inherited)
         account = self.account
@@ -654,6 +682,17 @@ def _redact(url: str) -> str:
         return url
     user = credentials.partition(":")[0]
     return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _pack(args: Sequence[Any]) -> bytes:
+    """A command in RESP (the wire format redis-py would build), for str, bytes and int."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        value = (
+            arg.encode() if isinstance(arg, str) else b"%d" % arg if isinstance(arg, int) else arg
+        )
+        parts.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    return b"".join(parts)
 
 
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:

@@ -71,6 +71,22 @@ async def test_put_blocking_from_threads_group_commits(spool: RedisSpool) -> Non
     assert (await spool.status())["entries"] <= 400
 
 
+async def test_put_blocking_survives_a_redis_restart(redis_server: RedisServer) -> None:
+    """The sync writer's own connection dies with Redis (its scripts too): the next
+    put_blocking reconnects through redis-py, reloads the script and is durable."""
+    spool = await opened(redis_server.url)
+    first, second = event(), event()
+    await asyncio.to_thread(spool.put_blocking, [first])
+    redis_server.stop(kill=True)
+    redis_server.start()  # same port, AOF replayed, no scripts
+    await asyncio.to_thread(spool.put_blocking, [second])
+    claimed = await claim_all(spool, 2)
+    assert sorted(e.key for e in claimed) == sorted([first.key, second.key])
+    await spool.settle([e.key for e in claimed])
+    assert await spool.backlog() == 0
+    await spool.close()
+
+
 @every_redis
 async def test_release_hands_entries_back_at_once(redis_server: RedisServer) -> None:
     """A released claim is taken by a peer without waiting for the lease to run out."""
