@@ -51,13 +51,14 @@ async def _check_key(client: AsyncAutumn) -> None:
     (Autumn unreachable, 5xx) is logged and the worker starts: it retries deliveries."""
     from autumn_async._errors import AutumnError, error_from_response  # noqa: PLC0415
     from autumn_async._http import Request  # noqa: PLC0415
+    from autumn_async._log import sdk_logger  # noqa: PLC0415
 
     pipeline: Any = client.pipeline
     request = Request("GET", pipeline._url(KEY_CHECK_PATH), b"", {}, pipeline._timeout)
     try:
         response = await pipeline.transport.send(request, pipeline._headers)
     except AutumnError as exc:
-        logging.getLogger("autumn_balances.fleet").warning(
+        sdk_logger("fleet").warning(
             "could not check the secret key (%s); starting anyway", type(exc).__name__
         )
         return
@@ -70,7 +71,7 @@ async def _check_key(client: AsyncAutumn) -> None:
             response.status, error.code, client.server_url, "at start; nothing was claimed"
         )
     if not 200 <= response.status < 300:
-        logging.getLogger("autumn_balances.fleet").warning(
+        sdk_logger("fleet").warning(
             "could not check the secret key (HTTP %d); starting anyway", response.status
         )
 
