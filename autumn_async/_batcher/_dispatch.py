@@ -300,6 +300,7 @@ class Dispatcher:
                 and isinstance(error, AutumnDefaultError)
                 and not isinstance(error, InternalServerError)
                 and not self._retryable(error)
+                and error.status_code not in (401, 403)  # the key is refused, not an event
             ):
                 # Autumn validates the whole array first and enqueues nothing when one
                 # event is refused: halve until the refused one stands alone.

@@ -22,7 +22,8 @@ class _Commit(Generic[_T]):
 
     def __init__(self, lock: threading.Lock) -> None:
         self.items: list[_T] = []
-        self.wake = threading.Condition(lock)
+        self.lock = lock
+        self.wake: threading.Condition | None = None  # built by the first caller to wait
         self.done = False
         self.lead = False
         self.error: Exception | None = None
@@ -43,6 +44,8 @@ class GroupCommit(Generic[_T]):
             commit = self._open
             commit.items.extend(items)
             if self._writing:
+                if commit.wake is None:
+                    commit.wake = threading.Condition(commit.lock)
                 while not commit.done and not commit.lead:
                     commit.wake.wait()
                 if commit.done:
@@ -58,11 +61,13 @@ class GroupCommit(Generic[_T]):
             commit.error = exc
         with self._lock:
             commit.done = True
-            commit.wake.notify_all()
+            if commit.wake is not None:
+                commit.wake.notify_all()
             following = self._open
             if following.items:
                 following.lead = True  # one of its callers writes it
-                following.wake.notify()
+                if following.wake is not None:
+                    following.wake.notify()
             else:
                 self._writing = False
         if commit.error is not None:

@@ -63,6 +63,8 @@ DEFAULT_GROUP = "autumn-delivery"
 _RETRIES = 5
 #: Handed-back entries look idle this long, so a peer with any lease takes them at once.
 _HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
+#: Dead-letter reasons (the batcher's ``rejected:<status>:<code>``) that refuse the key.
+_KEY_REFUSED = ("rejected:401:", "rejected:403:")
 _RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
@@ -143,6 +145,7 @@ class RedisSpool:
         self._aclient: redis.asyncio.Redis | None = None
         self._aloop: asyncio.AbstractEventLoop | None = None
         self._sclient: redis.Redis | None = None
+        self._writer_conn: Any = None
         self._claims: Claims | None = None
         self._unsettled: list[Held] = []
         self._reclaim_cursor = b"0-0"
@@ -155,6 +158,8 @@ class RedisSpool:
         self._put_queue: list[tuple[Sequence[SpooledEvent], asyncio.Future[None]]] = []
         self._group_commit = GroupCommit(self._write_blocking)
         self.counters: dict[str, int] = {}
+        self.key_refused: str | None = None
+        self._refused = asyncio.Event()
 
     # -- connections ---------------------------------------------------------------
 
@@ -325,12 +330,30 @@ class RedisSpool:
         self._refuse_if_full(len(events))
         command = self._put_command(events, account)
         try:
-            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+            backlog = self._send_on_writer(client, command)
         except redis.exceptions.NoScriptError:  # Redis restarted or flushed its scripts
             client.script_load(_scripts.PUT)
-            backlog = client.execute_command(*command)  # type: ignore[no-untyped-call]
+            backlog = self._send_on_writer(client, command)
         self._known_backlog = int(backlog)
         self._count("enqueued", len(events))
+
+    def _send_on_writer(self, client: redis.Redis, command: list[Any]) -> Any:
+        """One command on the group commit's own connection, packed here.
+
+        Only the group commit's writer calls this, one write at a time, so one connection
+        is enough: no pool checkout, no per-call command parsing. When that connection
+        fails, the command goes through the client, with redis-py's reconnects and retries
+        (a write lost with its connection may then be added twice: see ``_RETRIES``).
+        """
+        conn = self._writer_conn
+        if conn is None:
+            conn = self._writer_conn = client.connection_pool.make_connection()
+        try:
+            conn.send_packed_command([_pack(command)], check_health=False)
+            return conn.read_response()
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError):
+            conn.disconnect()
+            return client.execute_command(*command)  # type: ignore[no-untyped-call]
 
     async def backlog(self) -> int:
         """Events handed over to Redis and not yet settled, fleet-wide."""
@@ -347,6 +370,9 @@ class RedisSpool:
         self._require_account()
         self._client()
         assert self._claiming is not None
+        if self.key_refused is not None:  # whatever it claims would be refused too
+            await asyncio.sleep(wait)
+            return []
         async with self._claiming, _translate:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
@@ -378,7 +404,7 @@ class RedisSpool:
         self._reclaim_cursor = cursor
         if cursor == b"0-0":
             self._next_reclaim = self._clock() + self.lease / 3
-        if not entries:
+        if not entries and not deleted:
             return
         count = len(self._claims_now().held) + len(entries) + 100
         pending = await _cmd(
@@ -386,14 +412,40 @@ class RedisSpool:
         )
         deliveries = {row[0]: int(row[3]) for row in pending}
         live = [(i, f) for i, f in entries if i is not None and f is not None]
+        if deleted or len(live) < len(entries):
+            await self._forget_deleted(deleted, pending, live)
+        if not live:
+            return
         self._count("reclaimed", len(live))
         await client.hincrby(self._stats_key, "reclaimed", len(live))
         logger.info(
             "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
-            "them under their keys (%d were deleted meanwhile)",
-            len(live), self.lease, len(deleted) + len(entries) - len(live),
+            "them under their keys",
+            len(live), self.lease,
         )  # fmt: skip
         await self._take(live, deliveries)
+
+    async def _forget_deleted(
+        self, deleted: list[bytes], pending: Sequence[Any], live: Sequence[RawEntry]
+    ) -> None:
+        """Ack entries deleted while pending (someone ran XDEL): nothing is left to send.
+
+        Redis >= 7 names them and drops them from the pending list itself; 6.2 answers a
+        nil in their place and leaves them pending for this consumer, so they are found
+        among its pending ids (held by nobody, read by nobody) and acked if truly gone.
+        """
+        held, read = self._claims_now().held, {i for i, _f in live}
+        suspects = [*deleted, *(r[0] for r in pending if r[0] not in held and r[0] not in read)]
+        gone = await self._run_scripts([("ack_gone", [self.stream], [self.group, *suspects])])
+        n = len(set(deleted) | set(gone[0]))
+        if not n:
+            return
+        self._count("deleted_while_pending", n)
+        logger.warning(
+            "%d entries of %s were deleted while pending (XDEL by someone else); they are "
+            "acked and their events cannot be delivered (the backlog count keeps them)",
+            n, self.stream,
+        )  # fmt: skip
 
     async def _take(self, entries: Sequence[RawEntry], deliveries: Mapping[bytes, int]) -> None:
         foreign, finished = self._claims_now().add(entries, deliveries)
@@ -424,9 +476,35 @@ class RedisSpool:
         ``dead`` maps a key to its dead-letter reason; ``duplicates`` are keys Autumn
         reported as already applied (counted, otherwise delivered).
         """
+        refused = {k: r for k, r in (dead or {}).items() if r.startswith(_KEY_REFUSED)}
+        if refused:
+            # Autumn refused this process's secret key, not the events: dead-lettering
+            # them would lose them for every worker. Hand them back and stop claiming.
+            await self._key_was_refused(refused)
+            keys = [k for k in keys if k not in refused]
+            dead = {k: r for k, r in (dead or {}).items() if k not in refused}
         finished = self._claims_now().settle(keys, dead or {}, duplicates)
         self._unsettled.extend(finished)
         await self._flush_settled()
+
+    async def _key_was_refused(self, refused: Mapping[str, str]) -> None:
+        if self.key_refused is None:
+            self.key_refused = next(iter(refused.values()))
+            logger.error(
+                "Autumn refused the secret key (%s): the events are handed back to %s, "
+                "not dead-lettered, and this process claims nothing more",
+                self.key_refused.removeprefix("rejected:"), self.stream,
+            )  # fmt: skip
+            self._refused.set()
+        self._count("handed_back:key_refused", len(refused))
+        await self.release(refused)
+
+    async def wait_key_refused(self) -> str:
+        """Return once Autumn has refused the secret key (401/403) of a delivery: the
+        reason (``rejected:401:<code>``). From then on :meth:`claim` takes nothing."""
+        await self._refused.wait()
+        assert self.key_refused is not None
+        return self.key_refused
 
     async def _flush_settled(self) -> None:
         """Settle finished entries; those Redis did not take wait for the next call."""
@@ -503,6 +581,9 @@ class RedisSpool:
         if client is not None:
             await client.aclose()
         self._aclient = None
+        if self._writer_conn is not None:
+            self._writer_conn.disconnect()
+            self._writer_conn = None
         if self._sclient is not None:
             self._sclient.close()
             self._sclient = None
@@ -577,7 +658,13 @@ class RedisSpool:
 
     def after_fork_in_child(self) -> None:
         """Forget the parent's connections and claims; the child is a new consumer."""
-        for inherited in (self._aclient, self._sclient, self._heartbeat, self._writer):
+        for inherited in (
+            self._aclient,
+            self._sclient,
+            self._heartbeat,
+            self._writer,
+            self._writer_conn,
+        ):
             if inherited is not None:
                 abandon(inherited)
         account = self.account
@@ -595,6 +682,17 @@ def _redact(url: str) -> str:
         return url
     user = credentials.partition(":")[0]
     return f"{scheme}{sep}{user}:***@{host}"
+
+
+def _pack(args: Sequence[Any]) -> bytes:
+    """A command in RESP (the wire format redis-py would build), for str, bytes and int."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        value = (
+            arg.encode() if isinstance(arg, str) else b"%d" % arg if isinstance(arg, int) else arg
+        )
+        parts.append(b"$%d\r\n%s\r\n" % (len(value), value))
+    return b"".join(parts)
 
 
 async def _cmd(client: redis.asyncio.Redis, *args: Any) -> Any:
@@ -615,6 +713,7 @@ _SCRIPT_TEXTS = {
     "settle": _scripts.SETTLE,
     "touch": _scripts.TOUCH,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
+    "ack_gone": _scripts.ACK_GONE,
 }
 
 

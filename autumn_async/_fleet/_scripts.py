@@ -9,7 +9,7 @@ it never takes back an entry a peer has reclaimed.
 
 from __future__ import annotations
 
-__all__ = ["DELCONSUMER_IF_IDLE", "PUT", "SETTLE", "TOUCH"]
+__all__ = ["ACK_GONE", "DELCONSUMER_IF_IDLE", "PUT", "SETTLE", "TOUCH"]
 
 #: KEYS: stream, events counter, stats hash. ARGV: events, account, schema version, then
 #: per entry: keys, created_at, bodies (see _codec). One command for a whole burst,
@@ -82,4 +82,17 @@ if #p == 0 then
   return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 end
 return -1
+"""
+
+#: KEYS: stream. ARGV: group, entry ids. Acks the ids whose entry no longer exists
+#: (deleted while pending); an entry that still exists is left alone. Returns the acked ids.
+ACK_GONE = """
+local gone = {}
+for i = 2, #ARGV do
+  if #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i]) == 0 then
+    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
+    table.insert(gone, ARGV[i])
+  end
+end
+return gone
 """

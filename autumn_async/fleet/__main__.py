@@ -4,7 +4,8 @@
 drains for at most ``--drain-timeout`` seconds, hands unfinished entries back and exits
 with status 0. The secret key and server URL come from ``AUTUMN_SECRET_KEY`` and
 ``AUTUMN_SERVER_URL``; the Redis URL from ``--redis`` or ``AUTUMN_REDIS_URL``.
-Exit status: 0 done, 1 Redis or Autumn unusable, 2 bad arguments.
+Exit status: 0 done, 1 Redis or Autumn unusable, 2 bad arguments, 3 Autumn refused the
+secret key (401/403; at start nothing is claimed, later the events are handed back).
 """
 
 from __future__ import annotations
@@ -17,12 +18,62 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autumn_async._client import AsyncAutumn
 
 __all__ = ["main"]
 
 ENV_REDIS_URL = "AUTUMN_REDIS_URL"
+#: A cheap read every valid secret key may make (``GET /v1/features``: the server's
+#: ``internal/features/featureRouter.ts``, ``handleListFeatures.ts``): checks the key
+#: before the worker claims anything.
+KEY_CHECK_PATH = "/v1/features"
+EXIT_KEY_REFUSED = 3
+
+
+class KeyRefusedError(Exception):
+    """Autumn refused the secret key (401/403): the message names the problem, never the key."""
+
+
+def _refused(status: int, code: str | None, server_url: str, when: str) -> KeyRefusedError:
+    return KeyRefusedError(
+        f"Autumn at {server_url} refused the secret key ({status} {code or 'no code'}) {when}: "
+        "check AUTUMN_SECRET_KEY (a secret key of this organisation and environment)"
+    )
+
+
+async def _check_key(client: AsyncAutumn) -> None:
+    """One authenticated GET; a 401/403 raises :class:`KeyRefusedError`, anything else
+    (Autumn unreachable, 5xx) is logged and the worker starts: it retries deliveries."""
+    from autumn_async._errors import AutumnError, error_from_response  # noqa: PLC0415
+    from autumn_async._http import Request  # noqa: PLC0415
+    from autumn_async._log import sdk_logger  # noqa: PLC0415
+
+    pipeline: Any = client.pipeline
+    request = Request("GET", pipeline._url(KEY_CHECK_PATH), b"", {}, pipeline._timeout)
+    try:
+        response = await pipeline.transport.send(request, pipeline._headers)
+    except AutumnError as exc:
+        sdk_logger("fleet").warning(
+            "could not check the secret key (%s); starting anyway", type(exc).__name__
+        )
+        return
+    if response.status in (401, 403):
+        error = error_from_response(
+            response.status, response.headers, response.body, now=time.time(),
+            secret=pipeline._secret,
+        )  # fmt: skip
+        raise _refused(
+            response.status, error.code, client.server_url, "at start; nothing was claimed"
+        )
+    if not 200 <= response.status < 300:
+        sdk_logger("fleet").warning(
+            "could not check the secret key (HTTP %d); starting anyway", response.status
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,15 +123,30 @@ async def _run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
     spool = _spool(args, lease=args.lease)
     async with AsyncAutumn() as client:
+        await _check_key(client)
         batcher = client.batcher(
             spool=spool, max_concurrency=min(args.concurrency, client.max_connections)
         )
+        refused: asyncio.Task[str] | None = None
         try:
             await batcher.__aenter__()  # opens the spool and starts claiming
             print(f"autumn fleet worker {spool.consumer} reading {args.stream}", flush=True)
-            await stop.wait()
+            # A key refused mid-run (revoked, rotated): the spool has handed the events
+            # back instead of dead-lettering them; stop, and say why.
+            refused = asyncio.ensure_future(spool.wait_key_refused())
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait([refused, stopping], return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
         finally:
             await batcher._hand_back(args.drain_timeout)
+            if refused is not None and not refused.done():
+                refused.cancel()
+        if refused.done() and not refused.cancelled():
+            status, _sep, code = refused.result().removeprefix("rejected:").partition(":")
+            raise _refused(
+                int(status), code, client.server_url,
+                "while delivering; the events were handed back to Redis, none dead-lettered",
+            )  # fmt: skip
     return 0
 
 
@@ -140,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return asyncio.run(command(args))
+    except KeyRefusedError as exc:
+        print(f"autumn fleet: {exc}", file=sys.stderr)
+        return EXIT_KEY_REFUSED
     except AutumnError as exc:
         print(f"autumn fleet: {exc}", file=sys.stderr)
         return 2

