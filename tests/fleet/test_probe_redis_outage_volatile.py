@@ -39,7 +39,7 @@ async def test_probe_worker_recovers_its_group_after_a_volatile_restart(tmp_path
         for _ in range(5):  # a worker's claim loop: errors are logged and it tries again
             try:
                 got += [e.key for e in await worker.claim(10, wait=0.05)]
-            except Exception as exc:  # noqa: BLE001 (what the batcher's claim loop does)
+            except Exception as exc:  # what the batcher's claim loop does
                 errors.append(str(exc))
         assert sorted(got) == sorted(e.key for e in fresh), errors[-1:]
         await worker.close()
