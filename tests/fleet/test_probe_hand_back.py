@@ -29,10 +29,12 @@ async def test_probe_clean_hand_backs_do_not_make_poison(redis_server: RedisServ
         for _ in range(12):  # twelve workers in turn: each claims, then is told to stop
             worker = RedisSpool(redis_server.url, lease=30.0)
             await worker.open("acct")
-            got = await worker.claim(10, wait=0.5)
-            assert sorted(e.key for e in got) == sorted(e.key for e in events)
-            await worker.release([e.key for e in got])  # the SIGTERM hand-back
-            await worker.close()
+            try:
+                got = await worker.claim(10, wait=0.5)
+                assert sorted(e.key for e in got) == sorted(e.key for e in events)
+                await worker.release([e.key for e in got])  # the SIGTERM hand-back
+            finally:
+                await worker.close()
         assert await producer.dead_letters() == []
     finally:
         await producer.close()
