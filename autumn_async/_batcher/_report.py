@@ -202,14 +202,17 @@ class Reporter:
         self._unlogged[kind] = self._unlogged.get(kind, 0) + count
         now = time.monotonic()
         if now - self._logged_at.get(kind, -WARN_EVERY) >= WARN_EVERY:
-            last = events[-1]
-            logger.warning(
-                "usage batcher: %d event(s) %s; last: customer %r, key %r (totals at close)",
-                self._unlogged[kind],
-                what,
-                last.body.get("customer_id"),
-                last.key,
-            )
+            if not events:  # trouble with no event attached (the spool is unreachable)
+                logger.warning("usage batcher: %s", what)
+            else:
+                last = events[-1]
+                logger.warning(
+                    "usage batcher: %d event(s) %s; last: customer %r, key %r (totals at close)",
+                    self._unlogged[kind],
+                    what,
+                    last.body.get("customer_id"),
+                    last.key,
+                )
             self._unlogged[kind], self._logged_at[kind] = 0, now
 
     def totals_at_close(self) -> None:

@@ -1,4 +1,4 @@
-"""Probe (issue 15 review): a worker must survive Redis being away for longer than
+"""A worker must survive Redis being away for longer than
 redis-py's own retries (a restart that takes a few seconds, a failover)."""
 
 from __future__ import annotations
@@ -17,14 +17,7 @@ from .redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="when claim() fails (Redis away longer than redis-py's 5 retries), "
-    "_claim_stream_forever calls reporter._warn('spool', [], ...) which raises IndexError "
-    "(events[-1] of []): the claim task dies and the worker, still running and exiting 0 "
-    "on SIGTERM, never claims again after Redis is back",
-)
-async def test_probe_worker_claims_again_after_a_redis_outage(
+async def test_worker_claims_again_after_a_redis_outage(
     redis_server: RedisServer, emu: EmulatorThread, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)

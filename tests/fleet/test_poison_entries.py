@@ -1,4 +1,4 @@
-"""Probe (issue 15 review): entries written straight into the stream by a buggy or hostile
+"""Entries written straight into the stream by a buggy or hostile
 producer must end as dead letters, never block the worker or the events next to them."""
 
 from __future__ import annotations
@@ -29,14 +29,7 @@ async def deliver_until_drained(url: str, emu: EmulatorThread, probe: RedisSpool
             await batcher._hand_back(2.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a stream entry of this account whose body is not JSON makes _claim_stream's "
-    "json.loads raise after Claims.take; the handler's _warn('spool', [], ...) then raises "
-    "IndexError, the claim loop dies: the entry stays leased by the heartbeat forever, is never "
-    "dead-lettered, and the worker claims nothing more",
-)
-async def test_probe_non_json_body_is_dead_lettered(
+async def test_non_json_body_is_dead_lettered(
     redis_server: RedisServer, emu: EmulatorThread
 ) -> None:
     """Expected: the garbage event is dead-lettered, its neighbour delivered, backlog 0."""
