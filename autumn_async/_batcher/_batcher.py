@@ -784,7 +784,7 @@ class AsyncUsageBatcher:
             reporter.spooled(left)
             await reporter.spool_settled()
             with contextlib.suppress(Exception):
-                await spool.release([event.key for event in left])
+                await self._release(spool, left)
             await spool.close()
         else:
             cause = APIConnectionError(
@@ -801,6 +801,17 @@ class AsyncUsageBatcher:
             if not future.done():
                 future.set_result(None)
         reporter.totals_at_close()
+
+    async def _release(self, spool: Spool, left: list[QueuedEvent]) -> None:
+        keys = [event.key for event in left]
+        if not self._stream:
+            await spool.release(keys)
+            return
+        # A shared stream counts deliveries towards poison: only events sent at least
+        # once keep theirs (a clean hand-back of the others is no delivery attempt).
+        attempted = [e.key for e in left if e.attempts or e.maybe_applied_at is not None]
+        stream: Any = spool
+        await stream.release(keys, attempted=attempted)
 
     async def _hand_back(self, drain: float) -> None:
         """A fleet worker's stop: claim nothing more, let requests in flight finish for

@@ -5,13 +5,16 @@ entry per burst to ``{autumn}:usage`` (:mod:`._codec` has the format); delivery
 workers read it through the consumer group ``autumn-delivery``, keep their claims alive
 with a heartbeat, and settle an entry (ack, delete, dead letters) in one server-side
 script once every event in it is settled. A worker that goes silent for ``lease``
-seconds loses its entries to ``XAUTOCLAIM`` by a peer, which resends them under the
+seconds loses its entries to a peer's reclaim (an ``XAUTOCLAIM`` that leaves other
+accounts' entries in place, :data:`._scripts.RECLAIM`), which resends them under the
 same keys: Autumn's duplicate check makes a resend of an applied event a no-op.
 
 Hazards handled here: ``MAXLEN`` is never used (it would delete pending work); a
 redelivered event older than 23 h is dead-lettered (``dedupe_window_expired``), since
 Autumn forgets keys after 24 h; an entry delivered more than ``max_deliveries`` times is
-poison and dead-lettered; a consumer with pending entries is never deleted.
+poison and dead-lettered (a clean hand-back of events never sent gives its delivery
+back, and another account's entry is never taken, so neither counts); a consumer with
+pending entries is never deleted.
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ from ._claims import Claims, Held, RawEntry
 from ._codec import (
     DeadLetter,
     Entry,
-    parse_autoclaim,
     parse_dead_letter,
     parse_entries,
     put_args,
@@ -63,7 +65,7 @@ DEFAULT_GROUP = "autumn-delivery"
 _RETRIES = 5
 #: Handed-back entries look idle this long, so a peer with any lease takes them at once.
 _HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
-_RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
+_RAW = ("XREADGROUP", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
 class SpoolUnavailableError(AutumnError):
@@ -145,7 +147,7 @@ class RedisSpool:
         self._sclient: redis.Redis | None = None
         self._claims: Claims | None = None
         self._unsettled: list[Held] = []
-        self._reclaim_cursor = b"0-0"
+        self._reclaim_cursor = "-"
         self._next_reclaim = 0.0
         self._heartbeat: asyncio.Task[None] | None = None
         self._claiming: asyncio.Lock | None = None
@@ -368,32 +370,31 @@ class RedisSpool:
             await self._take(parse_entries(entries), {})
 
     async def _reclaim(self) -> None:
-        """XAUTOCLAIM entries idle for a lease (their owner is gone); one INFO line each time."""
-        client = self._client()
-        raw = await _cmd(client,
-            "XAUTOCLAIM", self.stream, self.group, self.consumer,
-            int(self.lease * 1000), self._reclaim_cursor, "COUNT", 64,
-        )  # fmt: skip
-        cursor, entries, deleted = parse_autoclaim(raw)
-        self._reclaim_cursor = cursor
-        if cursor == b"0-0":
-            self._next_reclaim = self._clock() + self.lease / 3
-        if not entries:
-            return
-        count = len(self._claims_now().held) + len(entries) + 100
-        pending = await _cmd(
-            client, "XPENDING", self.stream, self.group, "-", "+", count, self.consumer
+        """Take entries idle for a lease (their owner is gone); one INFO line each time.
+
+        Entries of another account are left in place (see :data:`._scripts.RECLAIM`).
+        """
+        args = [self.group, self.consumer, int(self.lease * 1000), self._reclaim_cursor, 64]
+        replies = await self._run_scripts(
+            [("reclaim", [self.stream], [*args, self._require_account()])]
         )
-        deliveries = {row[0]: int(row[3]) for row in pending}
-        live = [(i, f) for i, f in entries if i is not None and f is not None]
+        cursor, claimed, foreign, deleted = replies[0]
+        self._reclaim_cursor = cursor.decode() if cursor else "-"
+        if not cursor:
+            self._next_reclaim = self._clock() + self.lease / 3
+        for account in foreign:
+            self._warn_foreign(account.decode(errors="replace"))
+        if not claimed:
+            return
+        live = [(entry_id, fields) for entry_id, fields, _n in claimed]
         self._count("reclaimed", len(live))
-        await client.hincrby(self._stats_key, "reclaimed", len(live))
+        await self._client().hincrby(self._stats_key, "reclaimed", len(live))
         logger.info(
             "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
             "them under their keys (%d were deleted meanwhile)",
-            len(live), self.lease, len(deleted) + len(entries) - len(live),
+            len(live), self.lease, len(deleted),
         )  # fmt: skip
-        await self._take(live, deliveries)
+        await self._take(live, {entry_id: int(n) for entry_id, _f, n in claimed})
 
     async def _take(self, entries: Sequence[RawEntry], deliveries: Mapping[bytes, int]) -> None:
         foreign, finished = self._claims_now().add(entries, deliveries)
@@ -403,14 +404,19 @@ class RedisSpool:
             await self._settle_entries(finished)
 
     async def _hand_back_foreign(self, entry: Entry) -> None:
-        if entry.account not in self._foreign:
-            self._foreign.add(entry.account)
+        self._warn_foreign(entry.account)
+        # Its delivery is given back: a worker of that account finds it never delivered.
+        await self._touch([entry.id], idle_ms=_HAND_BACK_IDLE_MS, undo_delivery=True)
+
+    def _warn_foreign(self, account: str) -> None:
+        if account not in self._foreign:
+            self._foreign.add(account)
             logger.warning(
                 "the stream %s holds events of another Autumn account (%s); this worker "
-                "leaves them for a worker configured with that account",
-                self.stream, entry.account,
+                "leaves them for a worker configured with that account (check its "
+                "AUTUMN_SECRET_KEY and AUTUMN_SERVER_URL)",
+                self.stream, account,
             )  # fmt: skip
-        await self._touch([entry.id], idle_ms=_HAND_BACK_IDLE_MS)
 
     async def settle(
         self,
@@ -455,13 +461,13 @@ class RedisSpool:
         for held in entries:
             self._claims_now().forget(held.entry.id)
 
-    async def _touch(self, ids: Sequence[bytes], *, idle_ms: int) -> list[bytes]:
+    async def _touch(
+        self, ids: Sequence[bytes], *, idle_ms: int, undo_delivery: bool = False
+    ) -> list[bytes]:
         if not ids:
             return []
-        keys = [self.stream]
-        replies = await self._run_scripts(
-            [("touch", keys, [self.group, self.consumer, idle_ms, *ids])]
-        )
+        args = [self.group, self.consumer, idle_ms, "1" if undo_delivery else "0", *ids]
+        replies = await self._run_scripts([("touch", [self.stream], args)])
         return list(replies[0])
 
     async def _beat(self) -> None:
@@ -478,11 +484,20 @@ class RedisSpool:
                 if self._claims_now().forget(entry_id) is not None:
                     logger.warning("entry %s was taken over by a peer", entry_id)
 
-    async def release(self, keys: Collection[str]) -> None:
-        """Hand the entries holding ``keys`` (and unreturned ones) back at once."""
-        ids = self._claims_now().release(keys)
+    async def release(self, keys: Collection[str], *, attempted: Collection[str] = ()) -> None:
+        """Hand the entries holding ``keys`` (and unreturned ones) back at once.
+
+        ``attempted`` are keys that were sent at least once: an entry holding one keeps
+        its delivery in the count towards poison; any other entry gets it back, since a
+        clean hand-back (SIGTERM, a rolling deploy) is no delivery attempt.
+        """
+        claims = self._claims_now()
+        sent = set(claims.entries_of(attempted))
+        ids = claims.release(keys)
         async with _translate:
-            await self._touch(ids, idle_ms=_HAND_BACK_IDLE_MS)
+            await self._touch([i for i in ids if i in sent], idle_ms=_HAND_BACK_IDLE_MS)
+            unsent = [i for i in ids if i not in sent]
+            await self._touch(unsent, idle_ms=_HAND_BACK_IDLE_MS, undo_delivery=True)
 
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
@@ -614,6 +629,7 @@ _SCRIPT_TEXTS = {
     "put": _scripts.PUT,
     "settle": _scripts.SETTLE,
     "touch": _scripts.TOUCH,
+    "reclaim": _scripts.RECLAIM,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
 }
 

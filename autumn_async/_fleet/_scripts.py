@@ -9,7 +9,7 @@ it never takes back an entry a peer has reclaimed.
 
 from __future__ import annotations
 
-__all__ = ["DELCONSUMER_IF_IDLE", "PUT", "SETTLE", "TOUCH"]
+__all__ = ["DELCONSUMER_IF_IDLE", "PUT", "RECLAIM", "SETTLE", "TOUCH"]
 
 #: KEYS: stream, events counter, stats hash. ARGV: events, account, schema version, then
 #: per entry: keys, created_at, bodies (see _codec). One command for a whole burst,
@@ -48,17 +48,25 @@ end
 return 1
 """
 
-#: KEYS: stream. ARGV: group, consumer, idle ms to set, entry ids.
-#: XCLAIM ... IDLE ms JUSTID on the ids still pending for this consumer: idle 0 is a
-#: heartbeat, idle = lease hands them back (a peer's XAUTOCLAIM takes them at once).
-#: JUSTID leaves the delivery counters alone. Returns the ids this consumer lost.
+#: KEYS: stream. ARGV: group, consumer, idle ms to set, "1" to give a delivery back,
+#: entry ids. XCLAIM ... IDLE ms JUSTID on the ids still pending for this consumer: idle 0
+#: is a heartbeat, a long idle hands them back (a peer's reclaim takes them at once).
+#: JUSTID leaves the delivery counter alone; giving a delivery back (a clean hand-back of
+#: events never sent) lowers it by the one this consumer's claim added, so that only real
+#: delivery attempts count towards poison. Returns the ids this consumer lost.
 TOUCH = """
-local group, me = ARGV[1], ARGV[2]
+local group, me, undo = ARGV[1], ARGV[2], ARGV[4] == '1'
 local kept, lost = {}, {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1)
   if p[1] and p[1][2] == me then
-    table.insert(kept, ARGV[i])
+    if undo then
+      local count = math.max(0, tonumber(p[1][4]) - 1)
+      redis.call('XCLAIM', KEYS[1], group, me, 0, ARGV[i], 'IDLE', ARGV[3],
+        'RETRYCOUNT', count, 'JUSTID')
+    else
+      table.insert(kept, ARGV[i])
+    end
   else
     table.insert(lost, ARGV[i])
   end
@@ -72,6 +80,47 @@ if #kept > 0 then
   redis.call(unpack(args))
 end
 return lost
+"""
+
+#: KEYS: stream. ARGV: group, consumer, min idle ms, start of the scan ("-" or an
+#: exclusive "(id"), count, this consumer's account.
+#: XAUTOCLAIM that leaves other accounts' entries alone: it takes pending entries idle
+#: for at least the lease, except those of another account (schema "1", another "a"),
+#: which stay where they are, with their idle time and delivery counter untouched, for
+#: a worker of that account. An entry deleted while pending is acknowledged. Returns
+#: {next start ("" when the scan is done), {{id, fields, deliveries}...}, foreign
+#: accounts seen, deleted ids}.
+RECLAIM = """
+local group, me, idle, n, account = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6]
+local rows = redis.call('XPENDING', KEYS[1], group, 'IDLE', idle, ARGV[4], '+', n)
+local claimed, foreign, seen, gone = {}, {}, {}, {}
+for _, row in ipairs(rows) do
+  local id = row[1]
+  local e = redis.call('XRANGE', KEYS[1], id, id)
+  if #e == 0 then
+    redis.call('XACK', KEYS[1], group, id)
+    table.insert(gone, id)
+  else
+    local f, v, a = e[1][2], nil, nil
+    for i = 1, #f, 2 do
+      if f[i] == 'v' then v = f[i + 1] elseif f[i] == 'a' then a = f[i + 1] end
+    end
+    if v == '1' and a ~= nil and a ~= account then
+      if not seen[a] then
+        seen[a] = true
+        table.insert(foreign, a)
+      end
+    else
+      local c = redis.call('XCLAIM', KEYS[1], group, me, idle, id)
+      if c[1] then
+        table.insert(claimed, {id, c[1][2], tonumber(row[4]) + 1})
+      end
+    end
+  end
+end
+local nxt = ''
+if #rows == n then nxt = '(' .. rows[#rows][1] end
+return {nxt, claimed, foreign, gone}
 """
 
 #: KEYS: stream. ARGV: group, consumer. Never delete a consumer with pending entries

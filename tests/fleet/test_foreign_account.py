@@ -1,4 +1,4 @@
-"""Probe (issue 15 review): a worker of another account (a wrong secret key, another
+"""A worker of another account (a wrong secret key, another
 server URL) on the stream must leave the entries alone, as README promises, not use up
 their delivery count so the right worker dead-letters them as poison."""
 
@@ -19,14 +19,7 @@ from .redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a foreign entry is handed back with IDLE 1 year, so the foreign worker's own "
-    "XAUTOCLAIM takes it again every lease/3 (an INFO 'reclaimed ... from a silent worker' "
-    "each time) and its delivery count climbs; once above max_deliveries the right worker "
-    "dead-letters every such event as 'poison' instead of sending it",
-)
-async def test_probe_wrong_account_worker_does_not_poison_the_stream(
+async def test_wrong_account_worker_does_not_poison_the_stream(
     redis_server: RedisServer, emu: EmulatorThread
 ) -> None:
     probe = RedisSpool(redis_server.url)
