@@ -223,8 +223,7 @@ class RedisSpool:
         async with _translate:
             info = await client.info()
             check_server(info)
-            with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: exists
-                await client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            await self._create_group()
             self._known_backlog = int(await client.get(self._counter) or 0)
 
     def _claims_now(self) -> Claims:
@@ -353,13 +352,33 @@ class RedisSpool:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
             await self._flush_settled()
-            claims = self._claims_now()
-            if claims.waiting() < limit and self._clock() >= self._next_reclaim:
-                await self._reclaim()
-            if claims.waiting() < limit:
-                block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
-                await self._read_new(max(1, min(64, limit - claims.waiting())), block)
-            return claims.take(limit)
+            try:
+                await self._fill(limit, wait)
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without its data (no AOF): the stream may be there again
+                # (producers' writes) but not the group. Create it and go on.
+                logger.warning(
+                    "the consumer group %s of %s is missing (Redis restarted without "
+                    "persistence?); creating it again", self.group, self.stream,
+                )  # fmt: skip
+                await self._create_group()
+                self._reclaim_cursor = "-"
+                await self._fill(limit, wait)
+            return self._claims_now().take(limit)
+
+    async def _fill(self, limit: int, wait: float) -> None:
+        claims = self._claims_now()
+        if claims.waiting() < limit and self._clock() >= self._next_reclaim:
+            await self._reclaim()
+        if claims.waiting() < limit:
+            block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
+            await self._read_new(max(1, min(64, limit - claims.waiting())), block)
+
+    async def _create_group(self) -> None:
+        with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: it exists
+            await self._client().xgroup_create(self.stream, self.group, id="0", mkstream=True)
 
     async def _read_new(self, count: int, block: int | None) -> None:
         args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]

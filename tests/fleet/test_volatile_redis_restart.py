@@ -1,4 +1,4 @@
-"""Probe (issue 15 review): Redis restarted without persistence (warned at start) loses
+"""Redis restarted without persistence (warned at start) loses
 what was handed over, as README says; the running workers must still deliver what
 producers hand over afterwards."""
 
@@ -16,13 +16,7 @@ from .redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the consumer group is created only in open(): after a Redis restart without "
-    "AOF the stream comes back (producers' XADD) without the group, and every claim() of a "
-    "running worker fails with NOGROUP until the worker is restarted",
-)
-async def test_probe_worker_recovers_its_group_after_a_volatile_restart(tmp_path: Path) -> None:
+async def test_worker_recovers_its_group_after_a_volatile_restart(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, aof=False)
     server.start()
     try:
