@@ -37,6 +37,7 @@ __all__ = [
     "parse_dead_letter",
     "parse_entries",
     "put_args",
+    "reason_kind",
     "split_burst",
 ]
 
@@ -108,6 +109,12 @@ def encode_entry(events: Sequence[SpooledEvent]) -> tuple[str, str, bytes]:
     if keys_text.count("\n") != n or bodies_blob.count(b"\n") != n:
         raise ValueError("spooled keys and bodies must not contain newlines")
     return keys_text, "\n".join([repr(e.created_at) for e in events]), bodies_blob
+
+
+def reason_kind(reason: str) -> str:
+    """What a dead-letter reason is counted under: its kind, the text before the first
+    colon (``rejected:404:feature_not_found`` -> ``rejected``), one of a bounded set."""
+    return reason.partition(":")[0].strip() or "unknown"
 
 
 def put_args(events: Sequence[SpooledEvent], account: str) -> list[Any]:

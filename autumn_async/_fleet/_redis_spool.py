@@ -49,6 +49,7 @@ from ._codec import (
     parse_dead_letter,
     parse_entries,
     put_args,
+    reason_kind,
 )
 from ._group_commit import GroupCommit
 from ._report import build_status, check_server
@@ -470,8 +471,9 @@ class RedisSpool:
             for event in events:
                 reason = held.dead.get(event.key)
                 if reason is not None:
-                    args += [event.key, repr(event.created_at), event.body, reason]
-                    self._count(f"dead_lettered:{reason.partition(':')[0]}")
+                    kind = reason_kind(reason)
+                    args += [event.key, repr(event.created_at), event.body, reason, kind]
+                    self._count(f"dead_lettered:{kind}")
             self._count("delivered", len(events) - len(held.dead))
             self._count("duplicates", held.duplicates)
             keys = [self.stream, self.dead_stream, self._counter, self._stats_key]

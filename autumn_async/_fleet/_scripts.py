@@ -25,25 +25,39 @@ return redis.call('INCRBY', KEYS[2], ARGV[1])
 """
 
 #: KEYS: stream, dead stream, events counter, stats hash.
-#: ARGV: group, entry id, events in the entry, now, account, delivered, duplicates,
-#: dead count, then per dead event: key, created_at, body, reason.
+#: ARGV: group, entry id, (unused), now, account, delivered, duplicates, dead count, then
+#: per dead event: key, created_at, body, reason, reason kind.
+#: The events counter goes down by what PUT added for this entry (one per line of its
+#: keys, for an entry with the fields every schema version writes: v, a, k, t, b), so an
+#: entry written by anything else (a raw XADD) leaves it exact. Dead letters are counted
+#: by reason kind (a bounded set); the full reason stays in the letter.
 #: Returns 1 when this call settled the entry, 0 when it was already gone.
 SETTLE = """
 local group, id = ARGV[1], ARGV[2]
-if redis.call('XDEL', KEYS[1], id) == 0 then
-  redis.call('XACK', KEYS[1], group, id)
+local e = redis.call('XRANGE', KEYS[1], id, id)
+redis.call('XACK', KEYS[1], group, id)
+if #e == 0 then
   return 0
 end
-redis.call('XACK', KEYS[1], group, id)
-redis.call('DECRBY', KEYS[3], ARGV[3])
+local f, fields = e[1][2], {}
+for i = 1, #f, 2 do fields[f[i]] = f[i + 1] end
+local counted = 0
+if fields['v'] and fields['a'] and fields['k'] and fields['t'] and fields['b'] then
+  local _, newlines = string.gsub(fields['k'], '\\n', '')
+  counted = newlines + 1
+end
+redis.call('XDEL', KEYS[1], id)
+if counted > 0 then
+  redis.call('DECRBY', KEYS[3], counted)
+end
 redis.call('HINCRBY', KEYS[4], 'delivered', ARGV[6])
 redis.call('HINCRBY', KEYS[4], 'duplicates', ARGV[7])
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
   redis.call('XADD', KEYS[2], '*', 'v', '1', 'key', ARGV[i], 't', ARGV[i + 1],
     'body', ARGV[i + 2], 'reason', ARGV[i + 3], 'a', ARGV[5], 'source', id, 'at', ARGV[4])
-  redis.call('HINCRBY', KEYS[4], 'dead_lettered:' .. ARGV[i + 3], 1)
-  i = i + 4
+  redis.call('HINCRBY', KEYS[4], 'dead_lettered:' .. ARGV[i + 4], 1)
+  i = i + 5
 end
 return 1
 """
