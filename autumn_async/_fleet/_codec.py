@@ -16,6 +16,8 @@ Nothing here imports redis; :mod:`._redis_spool` sends what this builds.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +75,8 @@ class DeadLetter:
     account: str
     source: str
     dead_at: float
+    #: Why it cannot be requeued (unreadable, no key, a malformed event), else ``None``.
+    problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The dead letter as a JSON-ready dict (``dead-letters list --json``)."""
@@ -176,17 +180,51 @@ def parse_autoclaim(
 
 
 def parse_dead_letter(entry_id: bytes, flat: Sequence[bytes]) -> DeadLetter:
-    """One dead letter from its flat field list."""
+    """One dead letter from its flat field list; never raises.
+
+    A letter that cannot be sent again (fields unreadable, no key, a malformed event)
+    says why in ``problem``: operators can list and drop it, requeue skips it.
+    """
     f = {
-        k.decode(): v.decode(errors="replace") for k, v in zip(flat[::2], flat[1::2], strict=False)
+        k.decode(errors="replace"): v.decode(errors="replace")
+        for k, v in zip(flat[::2], flat[1::2], strict=False)
     }
+    created_at, dead_at = _seconds(f.get("t")), _seconds(f.get("at"))
+    key, reason, body = f.get("key", ""), f.get("reason", ""), f.get("body", "")
+    problem = None
+    if created_at is None or dead_at is None:
+        problem = "unreadable: its time fields are not numbers"
+    elif not key:
+        problem = "no idempotency key: an unreadable stream entry"
+    elif reason_kind(reason) == "malformed":
+        problem = "the event is malformed: sending it again cannot succeed"
+    elif not _json_object(body):
+        problem = "the body is not a JSON object"
     return DeadLetter(
-        id=entry_id.decode(),
-        key=f.get("key", ""),
-        reason=f.get("reason", ""),
-        body=f.get("body", ""),
-        created_at=float(f.get("t", "0") or 0),
+        id=entry_id.decode(errors="replace"),
+        key=key,
+        reason=reason,
+        body=body,
+        created_at=created_at or 0.0,
         account=f.get("a", ""),
         source=f.get("source", ""),
-        dead_at=float(f.get("at", "0") or 0),
+        dead_at=dead_at or 0.0,
+        problem=problem,
     )
+
+
+def _seconds(text: str | None) -> float | None:
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _json_object(body: str) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False

@@ -576,11 +576,21 @@ class RedisSpool:
         """Put dead letters (``None``: all of them) back in the work stream; return how many.
 
         They are resent under their own keys: within 24 h of ``track()`` Autumn turns an
-        already applied one into a no-op; later, a requeued event counts again.
+        already applied one into a no-op; later, a requeued event counts again. Letters
+        that cannot be sent (see :attr:`DeadLetter.problem`) are skipped and stay.
         """
-        letters = await self._select_dead(ids)
+        requeued, _skipped = await self.requeue_letters(ids)
+        return requeued
+
+    async def requeue_letters(
+        self, ids: Collection[str] | None = None
+    ) -> tuple[int, list[DeadLetter]]:
+        """:meth:`requeue`, also returning the letters skipped (left in the dead stream)."""
+        selected = await self._select_dead(ids)
+        letters = [d for d in selected if d.problem is None]
+        skipped = [d for d in selected if d.problem is not None]
         if not letters:
-            return 0
+            return 0, skipped
         client = self._client()
         await client.script_load(_scripts.PUT)  # a script unknown inside MULTI aborts it
         pipe = client.pipeline(transaction=True)
@@ -592,7 +602,7 @@ class RedisSpool:
             pipe.execute_command(*self._put_command(events, account))
         pipe.xdel(self.dead_stream, *[d.id for d in letters])
         await pipe.execute()
-        return len(letters)
+        return len(letters), skipped
 
     async def drop_dead_letters(self, ids: Collection[str] | None = None) -> int:
         """Delete dead letters for good (``None``: all of them); return how many."""
@@ -607,7 +617,10 @@ class RedisSpool:
         client = self._client()
         out = []
         for entry_id in ids:
-            raw = await _cmd(client, "XRANGE", self.dead_stream, entry_id, entry_id)
+            try:
+                raw = await _cmd(client, "XRANGE", self.dead_stream, entry_id, entry_id)
+            except redis.exceptions.ResponseError:  # not a stream id
+                raise UsageError(f"{entry_id!r} is not a dead-letter id", field="ids") from None
             out += [parse_dead_letter(i, f) for i, f in raw]
         return out
 

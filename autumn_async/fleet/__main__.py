@@ -109,20 +109,32 @@ async def _dead_letters(args: argparse.Namespace) -> int:
     spool = _spool(args)
     try:
         if args.action == "list":
-            for letter in await spool.dead_letters(args.limit):
+            letters = await spool.dead_letters(args.limit)
+            for letter in letters:
                 if args.json:
                     print(json.dumps(letter.to_json(), sort_keys=True))
                 else:
-                    print(f"{letter.id} {letter.key} {letter.reason}")
+                    note = f" (cannot be requeued: {letter.problem})" if letter.problem else ""
+                    print(f"{letter.id} {letter.key or '-'} {letter.reason}{note}")
+            if len(letters) == args.limit:
+                print(f"(the oldest {args.limit}; --limit N shows more)", file=sys.stderr)
             return 0
         if not args.ids and not args.all:
             print("give dead-letter ids or --all", file=sys.stderr)
             return 2
         ids = None if args.all else args.ids
         if args.action == "requeue":
-            print(f"requeued {await spool.requeue(ids)}")
+            count, skipped = await spool.requeue_letters(ids)
+            for letter in skipped:
+                print(f"skipped {letter.id}: {letter.problem} (drop it by id)", file=sys.stderr)
+            print(f"requeued {count}")
+            count += len(skipped)
         else:
-            print(f"dropped {await spool.drop_dead_letters(ids)}")
+            count = await spool.drop_dead_letters(ids)
+            print(f"dropped {count}")
+        if ids is not None and count < len(set(ids)):
+            print("some of these ids are not dead letters", file=sys.stderr)
+            return 1
     finally:
         await spool.close()
     return 0

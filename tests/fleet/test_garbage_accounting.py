@@ -43,7 +43,6 @@ async def test_dead_letter_counters_are_keyed_by_kind(spool: RedisSpool) -> None
     assert dead == {"dead_lettered:malformed": 3}
 
 
-@pytest.mark.xfail(strict=True, reason="one unreadable dead letter blocks the operator")
 async def test_unreadable_dead_letter_does_not_block_the_operator(
     spool: RedisSpool,
 ) -> None:
@@ -51,3 +50,30 @@ async def test_unreadable_dead_letter_does_not_block_the_operator(
     await raw.xadd(spool.dead_stream, {"key": "k1", "t": "not-a-time", "reason": "x"})
     await raw.xadd(spool.dead_stream, {"v": "1", "key": "k2", "t": "1.0", "reason": "poison"})
     assert len(await spool.dead_letters()) == 2
+
+
+async def test_requeue_skips_letters_that_cannot_be_sent_and_drop_takes_them(
+    spool: RedisSpool,
+) -> None:
+    """`requeue --all` puts back what can be sent and leaves the rest, each with why;
+    an unreadable letter is dropped by its id."""
+    raw = spool._client()
+    bad_time = await raw.xadd(spool.dead_stream, {"key": "k1", "t": "not-a-time", "reason": "x"})
+    await raw.xadd(spool.stream, {"v": "attacker"})  # dead-lettered below as malformed
+    await claim_until_stream_empty(spool)
+    good = event()
+    await raw.xadd(
+        spool.dead_stream,
+        {"v": "1", "key": good.key, "t": repr(good.created_at), "body": good.body,
+         "reason": "rejected:404:feature_not_found", "a": spool.account or "", "at": "1.0"},
+    )  # fmt: skip
+    letters = {d.reason.partition(":")[0]: d for d in await spool.dead_letters()}
+    assert letters["x"].problem is not None
+    assert letters["malformed"].problem is not None
+    assert letters["rejected"].problem is None
+    requeued, skipped = await spool.requeue_letters(None)
+    assert requeued == 1
+    assert sorted(d.reason.partition(":")[0] for d in skipped) == ["malformed", "x"]
+    assert [e.key for e in await spool.claim(10, wait=0.05)] == [good.key]
+    assert await spool.drop_dead_letters([bad_time.decode()]) == 1
+    assert [d.reason.partition(":")[0] for d in await spool.dead_letters()] == ["malformed"]
