@@ -315,7 +315,11 @@ class AsyncUsageBatcher:
     @property
     def stats(self) -> BatcherStats:
         """Counters in tracked events (see :class:`BatcherStats`); they always add up."""
-        return self._queue.stats()
+        stats = self._queue.stats()
+        counters = getattr(self._spool, "counters", None)
+        if isinstance(counters, dict) and counters:
+            stats = attrs.evolve(stats, spool=dict(counters))
+        return stats
 
     @property
     def closed(self) -> bool:

@@ -79,9 +79,12 @@ class Reporter:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    def delivered(self, events: Iterable[QueuedEvent]) -> None:
-        """Events Autumn accepted (or confirmed as already applied)."""
-        self._settle(list(events), "delivered")
+    def delivered(self, events: Iterable[QueuedEvent], *, duplicate: bool = False) -> None:
+        """Events Autumn accepted, or (``duplicate``) answered were already applied."""
+        events = list(events)
+        if duplicate:
+            self.queue.count_duplicates(sum(event.count for event in events))
+        self._settle(events, "delivered", duplicate=duplicate)
 
     def failed(self, events: Iterable[QueuedEvent], error: BaseException) -> None:
         """Events Autumn refused for good, or that never reached it within the attempts."""
@@ -134,31 +137,46 @@ class Reporter:
             self._epoch_done_anywhere()
 
     def _settle(
-        self, events: list[QueuedEvent], outcome: str, *, dead: dict[str, str] | None = None
+        self,
+        events: list[QueuedEvent],
+        outcome: str,
+        *,
+        dead: dict[str, str] | None = None,
+        duplicate: bool = False,
     ) -> None:
         completed = False
         for event in events:
             completed |= self.queue.settle(event, outcome)
         keys = [leaf.key for event in events for leaf in event.leaves()]
-        self._settle_spool(keys, dead)
+        self._settle_spool(keys, dead, duplicate)
         if completed:
             self._epoch_done_anywhere()
 
     # -- the spool ---------------------------------------------------------------------
 
-    def _settle_spool(self, keys: list[str], dead: dict[str, str] | None) -> None:
+    def _settle_spool(
+        self, keys: list[str], dead: dict[str, str] | None, duplicate: bool = False
+    ) -> None:
         spool, loop = self.spool, self.loop
         if spool is None or not keys or loop is None:
             return
         if threading.get_ident() == self.loop_thread:
-            self._start_settle(spool, keys, dead)
+            self._start_settle(spool, keys, dead, duplicate)
         else:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the run resends it
-                loop.call_soon_threadsafe(self._start_settle, spool, keys, dead)
+                loop.call_soon_threadsafe(self._start_settle, spool, keys, dead, duplicate)
 
-    def _start_settle(self, spool: Spool, keys: list[str], dead: dict[str, str] | None) -> None:
+    def _start_settle(
+        self, spool: Spool, keys: list[str], dead: dict[str, str] | None, duplicate: bool
+    ) -> None:
         assert self.loop is not None
-        task = self.loop.create_task(spool.settle(keys, dead=dead))
+        if duplicate and getattr(spool, "shared_stream", False) is True:
+            # A fleet's spool counts duplicates for its operators (``status``).
+            stream: Any = spool
+            settling = stream.settle(keys, dead=dead, duplicates=keys)
+        else:
+            settling = spool.settle(keys, dead=dead)
+        task = self.loop.create_task(settling)
         self._spool_tasks.add(task)
         task.add_done_callback(self._settle_done)
 

@@ -1,5 +1,6 @@
-"""Probe (issue 15 review): the 'duplicates' counter (issue 15 item 5; `status --json`
-counters) must count events Autumn reported as already applied."""
+"""The 'duplicates' counter (issue 15 item 5; `status --json` counters, the batcher's
+`stats`) counts events Autumn reported as already applied: a 409
+`duplicate_idempotency_key` in `track` mode (`batch_track`'s answer does not tell)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,7 @@ from .redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the batcher never passes duplicates= to RedisSpool.settle, so the fleet's "
-    "'duplicates' counter stays 0 even when Autumn answers that an event was already applied",
-)
-async def test_probe_already_applied_event_counts_as_duplicate(
+async def test_already_applied_event_counts_as_duplicate(
     redis_server: RedisServer, emu: EmulatorThread
 ) -> None:
     probe = RedisSpool(redis_server.url)
@@ -33,10 +29,15 @@ async def test_probe_already_applied_event_counts_as_duplicate(
         async with AsyncAutumn(secret_key=emu.secret_key, server_url=emu.url) as autumn:
             body = json.loads(spooled.body)  # applied once already (a resend's first send)
             await autumn.balances.track(**body)
-            batcher = autumn.batcher(spool=RedisSpool(redis_server.url, lease=1.0))
+            # The 409 is trusted once an attempt's timeout has passed since it was sent.
+            batcher = autumn.batcher(
+                mode="track", timeout=1.0, spool=RedisSpool(redis_server.url, lease=1.0)
+            )
             await batcher.__aenter__()
             try:
                 await until(lambda: drained(probe), timeout=20)
+                assert batcher.stats.duplicates == 1
+                assert batcher.stats.spool["duplicates"] == 1
             finally:
                 await batcher._hand_back(2.0)
         assert [e["idempotency_key"] for e in emu.ledger()] == [spooled.key]
