@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import os
 import socket
 import time
@@ -85,8 +86,12 @@ _translate = _Translate()
 
 
 def _positive(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise UsageError(f"{field} must be a positive number, got {value!r}", field=field)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < math.inf  # inf would never expire (and overflows int(ms))
+    ):
+        raise UsageError(f"{field} must be a positive finite number, got {value!r}", field=field)
     return float(value)
 
 

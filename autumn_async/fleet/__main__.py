@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -23,6 +24,33 @@ from typing import Any
 __all__ = ["main"]
 
 ENV_REDIS_URL = "AUTUMN_REDIS_URL"
+
+
+def _seconds(*, zero: bool) -> Any:
+    """An argparse type: a finite number of seconds, > 0 (or >= 0 with ``zero``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            least = "0 or more" if zero else "more than 0"
+            raise argparse.ArgumentTypeError(f"must be a finite number of seconds, {least}")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,17 +63,22 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--group", default="autumn-delivery", help="consumer group name")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", parents=[common], help="deliver usage until SIGTERM")
-    run.add_argument("--concurrency", type=int, default=4, help="batches in flight (4)")
-    run.add_argument("--lease", type=float, default=30.0, help="claim lease in seconds (30)")
+    run.add_argument("--concurrency", type=_count, default=4, help="batches in flight (4)")
     run.add_argument(
-        "--drain-timeout", type=float, default=10.0, help="seconds to finish on SIGTERM (10)"
+        "--lease", type=_seconds(zero=False), default=30.0, help="claim lease in seconds (30)"
+    )
+    run.add_argument(
+        "--drain-timeout",
+        type=_seconds(zero=True),
+        default=10.0,
+        help="seconds to finish on SIGTERM (10)",
     )
     status = commands.add_parser("status", parents=[common], help="backlog, pending, dead")
     status.add_argument("--json", action="store_true", help="print JSON")
     dead = commands.add_parser("dead-letters", help="list, requeue or drop dead letters")
     actions = dead.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", parents=[common])
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=_count, default=100, help="how many, oldest first (100)")
     listing.add_argument("--json", action="store_true", help="print JSON lines")
     for name in ("requeue", "drop"):
         action = actions.add_parser(name, parents=[common])
@@ -142,19 +175,25 @@ async def _dead_letters(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), bad arguments (2): a status, as documented
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.redis:
         print(f"no Redis URL: pass --redis or set {ENV_REDIS_URL}", file=sys.stderr)
         return 2
     command = {"run": _run, "status": _status, "dead-letters": _dead_letters}[args.command]
-    from autumn_async._errors import AutumnError  # noqa: PLC0415
+    from autumn_async._errors import AutumnError, UsageError  # noqa: PLC0415
 
     try:
         return asyncio.run(command(args))
-    except AutumnError as exc:
+    except UsageError as exc:  # a bad option or id: refused before anything was done
         print(f"autumn fleet: {exc}", file=sys.stderr)
         return 2
+    except AutumnError as exc:  # Redis unreachable or refusing, Autumn refusing the key
+        print(f"autumn fleet: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 (Redis down and the like: one line, status 1)
         print(f"autumn fleet: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
