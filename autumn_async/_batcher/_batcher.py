@@ -804,7 +804,7 @@ class AsyncUsageBatcher:
         for _target, future in self._flushers:
             if not future.done():
                 future.set_result(None)
-        reporter.totals_at_close()
+        reporter.totals_at_close(handed_back=self._stream)
 
     async def _release(self, spool: Spool, left: list[QueuedEvent]) -> None:
         keys = [event.key for event in left]

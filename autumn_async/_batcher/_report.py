@@ -233,10 +233,23 @@ class Reporter:
                 )
             self._unlogged[kind], self._logged_at[kind] = 0, now
 
-    def totals_at_close(self) -> None:
-        """One WARNING with the true totals, when anything was not delivered."""
+    def totals_at_close(self, *, handed_back: bool = False) -> None:
+        """One WARNING with the true totals, when anything was not delivered.
+
+        ``handed_back``: a fleet worker's stop, where events left in the shared stream
+        are handed to its peers (the normal end of a worker, not a failure): INFO then.
+        """
         stats = self.queue.stats()
-        if stats.failed or stats.outcome_unknown or stats.dropped or stats.spooled:
+        trouble = stats.failed or stats.outcome_unknown or stats.dropped
+        if handed_back and stats.spooled and not trouble:
+            logger.info(
+                "usage batcher closed: %d enqueued, %d delivered, %d in the shared stream "
+                "for the fleet's workers",
+                stats.enqueued,
+                stats.delivered,
+                stats.spooled,
+            )
+        elif trouble or stats.spooled:
             logger.warning(
                 "usage batcher closed: %d enqueued, %d delivered, %d failed (on_error), "
                 "%d outcome unknown (on_error), %d dropped (on_drop), %d left in the spool",
