@@ -3,11 +3,15 @@ counted by the PUT script) and what settling them does to the fleet's numbers.""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from autumn_async._fleet._redis_spool import RedisSpool
+from autumn_async.fleet.__main__ import main
 
 from .conftest import event
+from .redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +81,15 @@ async def test_requeue_skips_letters_that_cannot_be_sent_and_drop_takes_them(
     assert [e.key for e in await spool.claim(10, wait=0.05)] == [good.key]
     assert await spool.drop_dead_letters([bad_time.decode()]) == 1
     assert [d.reason.partition(":")[0] for d in await spool.dead_letters()] == ["malformed"]
+
+
+def test_cli_refuses_unknown_and_malformed_dead_letter_ids(
+    redis_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An id that is no dead letter exits 1 with a message; one that is no stream id, 2."""
+    url = redis_server.url
+    assert main(["dead-letters", "drop", "--redis", url, "1-1"]) == 1
+    assert "not dead letters" in capsys.readouterr().err
+    assert main(["dead-letters", "requeue", "--redis", url, "not-an-id"]) == 2
+    assert "not-an-id" in capsys.readouterr().err
+    gc.collect()  # and no socket left open (ResourceWarning is an error here)
