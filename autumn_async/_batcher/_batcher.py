@@ -63,6 +63,9 @@ _live: weakref.WeakSet[AsyncUsageBatcher] = weakref.WeakSet()
 #: A stream spool's claim waits this long for new events (also how soon its claimer
 #: notices a close).
 _CLAIM_WAIT = 0.25
+#: After a failed claim (Redis away, a failover), the claim loop waits this long at
+#: first, doubling up to the second figure, and starts over after a claim that worked.
+_CLAIM_RETRY_FIRST, _CLAIM_RETRY_MAX = _CLAIM_WAIT, 5.0
 #: Under ``overflow="block"``, a full spool is asked again after this long, doubling.
 _FULL_RETRY_FIRST, _FULL_RETRY_MAX = 0.01, 1.0
 
@@ -313,7 +316,11 @@ class AsyncUsageBatcher(ProcessBound):
     @property
     def stats(self) -> BatcherStats:
         """Counters in tracked events (see :class:`BatcherStats`); they always add up."""
-        return self._queue.stats()
+        stats = self._queue.stats()
+        counters = getattr(self._spool, "counters", None)
+        if isinstance(counters, dict) and counters:
+            stats = attrs.evolve(stats, spool=dict(counters))
+        return stats
 
     @property
     def closed(self) -> bool:
@@ -488,21 +495,51 @@ class AsyncUsageBatcher(ProcessBound):
         spool: Any = self._spool
         claim: _StreamSpool = spool
         events = await claim.claim(room, wait=wait)
-        for spooled in events:
-            event = QueuedEvent(spooled.key, json.loads(spooled.body), 0, coalescable=False)
-            queue.push(event, reserved=False, recovered=True)
+        await self._push_claimed(events)
         return len(events)
 
+    async def _push_claimed(self, events: list[SpooledEvent]) -> None:
+        """Queue claimed events; a body that is not a JSON object is dead-lettered at once
+        (``malformed``): sending cannot fix it, and it must not stop the events beside it."""
+        assert self._spool is not None
+        dead: dict[str, str] = {}
+        for spooled in events:
+            try:
+                body = json.loads(spooled.body)
+            except ValueError as exc:  # not JSON, or not UTF-8
+                dead[spooled.key] = f"malformed: the body is not JSON ({exc})"
+                continue
+            if not isinstance(body, dict):
+                dead[spooled.key] = f"malformed: the body is a JSON {type(body).__name__}"
+                continue
+            event = QueuedEvent(spooled.key, body, 0, coalescable=False)
+            self._queue.push(event, reserved=False, recovered=True)
+        if dead:
+            self._reporter._warn("malformed", [], f"{len(dead)} unreadable event(s) dead-lettered")
+            await self._spool.settle([], dead=dead)
+
     async def _claim_stream_forever(self) -> None:
+        # A failed claim is logged (rate-limited) and tried again after a growing pause:
+        # the loop ends only with the batcher, never with one error.
+        delay = _CLAIM_RETRY_FIRST
         while not self._closing:
             try:
                 claimed = await self._claim_stream(_CLAIM_WAIT)
             except Exception as exc:  # noqa: BLE001 (logged; tried again)
                 self._reporter._warn("spool", [], f"not claimed from the spool ({exc})")
-                await asyncio.sleep(_CLAIM_WAIT)
+                await self._pause(delay)
+                delay = min(delay * 2, _CLAIM_RETRY_MAX)
                 continue
+            delay = _CLAIM_RETRY_FIRST
             if not claimed and self._queue.stats().queued >= self._max_queue:
                 await asyncio.sleep(_CLAIM_WAIT)  # no room: the dispatcher makes some
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, in steps of ``_CLAIM_WAIT`` so that a close ends the pause."""
+        for _ in range(round(seconds / _CLAIM_WAIT)):
+            if self._closing:
+                return
+            await asyncio.sleep(_CLAIM_WAIT)
 
     async def _drain_stream(self) -> None:
         """Until nothing is left to claim: every claimed event settled."""
@@ -590,9 +627,7 @@ class AsyncUsageBatcher(ProcessBound):
             self._backlog = True
             return 0
         events = await spool.claim(room)
-        for spooled in events:
-            event = QueuedEvent(spooled.key, json.loads(spooled.body), 0, coalescable=False)
-            queue.push(event, reserved=False, recovered=True)
+        await self._push_claimed(events)
         self._backlog = len(events) == room
         return len(events)
 
@@ -754,7 +789,7 @@ class AsyncUsageBatcher(ProcessBound):
             reporter.spooled(left)
             await reporter.spool_settled()
             with contextlib.suppress(Exception):
-                await spool.release([event.key for event in left])
+                await self._release(spool, left)
             await spool.close()
         else:
             cause = APIConnectionError(
@@ -770,7 +805,18 @@ class AsyncUsageBatcher(ProcessBound):
         for _target, future in self._flushers:
             if not future.done():
                 future.set_result(None)
-        reporter.totals_at_close()
+        reporter.totals_at_close(handed_back=self._stream)
+
+    async def _release(self, spool: Spool, left: list[QueuedEvent]) -> None:
+        keys = [event.key for event in left]
+        if not self._stream:
+            await spool.release(keys)
+            return
+        # A shared stream counts deliveries towards poison: only events sent at least
+        # once keep theirs (a clean hand-back of the others is no delivery attempt).
+        attempted = [e.key for e in left if e.attempts or e.maybe_applied_at is not None]
+        stream: Any = spool
+        await stream.release(keys, attempted=attempted)
 
     async def _hand_back(self, drain: float) -> None:
         """A fleet worker's stop: claim nothing more, let requests in flight finish for

@@ -321,7 +321,7 @@ class Dispatcher:
     def _failed(self, events: list[QueuedEvent], error: AutumnError, started: float) -> None:
         verdict, wait = self._decide(events, error, started)
         if verdict == "delivered":
-            self.reporter.delivered(events)  # our key was applied, and is finished
+            self.reporter.delivered(events, duplicate=True)  # our key was applied, finished
         elif verdict == "unknown":
             self.reporter.unknown(events, error)
         elif verdict == "failed":

@@ -8,7 +8,7 @@ and never split again, so a resend of the sum cannot double-count either.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -90,7 +90,14 @@ class BatcherStats:
     ``in_flight``. So ``enqueued == delivered + failed + outcome_unknown + dropped +
     spooled + queued + in_flight`` at any moment. ``retried`` counts resends after a
     failed delivery. A new event refused by a full queue counts in ``dropped`` and in
-    ``enqueued``.
+    ``enqueued``. ``duplicates`` counts the delivered events Autumn answered were
+    already applied (a 409 ``duplicate_idempotency_key`` in ``track`` mode: a resend of
+    an applied event; ``batch_track``'s answer does not tell). ``spool`` holds the
+    spool's own counters, for a fleet's ``RedisSpool``: ``enqueued``,
+    ``enqueue_failed:<reason>``, ``delivered``, ``duplicates``,
+    ``dead_lettered:<kind>`` and ``reclaimed`` (this process's share; the fleet-wide
+    figures, backlog, lag and oldest pending age are in ``python -m autumn_async.fleet
+    status``).
     """
 
     enqueued: int = 0
@@ -103,6 +110,8 @@ class BatcherStats:
     queued: int = 0
     in_flight: int = 0
     recovered: int = 0
+    duplicates: int = 0
+    spool: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def is_coalescable(body: dict[str, Any], *, caller_key: bool) -> bool:

@@ -62,7 +62,7 @@ class EventQueue:
         self.in_flight = 0
         self.enqueued = self.delivered = self.failed = self.dropped = 0
         self.outcome_unknown = self.spooled = 0
-        self.retried = self.recovered = 0
+        self.retried = self.recovered = self.duplicates = 0
         self.epoch = 0
         self.open: dict[int, int] = {}  # epoch -> events not yet settled
         self.first_ready_at = 0.0  # when the oldest ready event arrived (monotonic)
@@ -85,6 +85,7 @@ class EventQueue:
                 queued=self.held,
                 in_flight=self.in_flight,
                 recovered=self.recovered,
+                duplicates=self.duplicates,
             )
 
     # -- admission (any thread) --------------------------------------------------------
@@ -283,6 +284,11 @@ class EventQueue:
         with self.lock:
             self.dropped += event.count
             return self._close_epochs(event.leaves())
+
+    def count_duplicates(self, count: int) -> None:
+        """Count delivered events Autumn answered were already applied."""
+        with self.lock:
+            self.duplicates += count
 
     def count_rejected(self) -> None:
         """Count a new event refused by a full queue: enqueued and dropped at once."""

@@ -79,9 +79,12 @@ class Reporter:
 
     # -- outcomes ----------------------------------------------------------------------
 
-    def delivered(self, events: Iterable[QueuedEvent]) -> None:
-        """Events Autumn accepted (or confirmed as already applied)."""
-        self._settle(list(events), "delivered")
+    def delivered(self, events: Iterable[QueuedEvent], *, duplicate: bool = False) -> None:
+        """Events Autumn accepted, or (``duplicate``) answered were already applied."""
+        events = list(events)
+        if duplicate:
+            self.queue.count_duplicates(sum(event.count for event in events))
+        self._settle(events, "delivered", duplicate=duplicate)
 
     def failed(self, events: Iterable[QueuedEvent], error: BaseException) -> None:
         """Events Autumn refused for good, or that never reached it within the attempts."""
@@ -134,31 +137,46 @@ class Reporter:
             self._epoch_done_anywhere()
 
     def _settle(
-        self, events: list[QueuedEvent], outcome: str, *, dead: dict[str, str] | None = None
+        self,
+        events: list[QueuedEvent],
+        outcome: str,
+        *,
+        dead: dict[str, str] | None = None,
+        duplicate: bool = False,
     ) -> None:
         completed = False
         for event in events:
             completed |= self.queue.settle(event, outcome)
         keys = [leaf.key for event in events for leaf in event.leaves()]
-        self._settle_spool(keys, dead)
+        self._settle_spool(keys, dead, duplicate)
         if completed:
             self._epoch_done_anywhere()
 
     # -- the spool ---------------------------------------------------------------------
 
-    def _settle_spool(self, keys: list[str], dead: dict[str, str] | None) -> None:
+    def _settle_spool(
+        self, keys: list[str], dead: dict[str, str] | None, duplicate: bool = False
+    ) -> None:
         spool, loop = self.spool, self.loop
         if spool is None or not keys or loop is None:
             return
         if threading.get_ident() == self.loop_thread:
-            self._start_settle(spool, keys, dead)
+            self._start_settle(spool, keys, dead, duplicate)
         else:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the run resends it
-                loop.call_soon_threadsafe(self._start_settle, spool, keys, dead)
+                loop.call_soon_threadsafe(self._start_settle, spool, keys, dead, duplicate)
 
-    def _start_settle(self, spool: Spool, keys: list[str], dead: dict[str, str] | None) -> None:
+    def _start_settle(
+        self, spool: Spool, keys: list[str], dead: dict[str, str] | None, duplicate: bool
+    ) -> None:
         assert self.loop is not None
-        task = self.loop.create_task(spool.settle(keys, dead=dead))
+        if duplicate and getattr(spool, "shared_stream", False) is True:
+            # A fleet's spool counts duplicates for its operators (``status``).
+            stream: Any = spool
+            settling = stream.settle(keys, dead=dead, duplicates=keys)
+        else:
+            settling = spool.settle(keys, dead=dead)
+        task = self.loop.create_task(settling)
         self._spool_tasks.add(task)
         task.add_done_callback(self._settle_done)
 
@@ -202,20 +220,36 @@ class Reporter:
         self._unlogged[kind] = self._unlogged.get(kind, 0) + count
         now = time.monotonic()
         if now - self._logged_at.get(kind, -WARN_EVERY) >= WARN_EVERY:
-            last = events[-1]
-            logger.warning(
-                "usage batcher: %d event(s) %s; last: customer %r, key %r (totals at close)",
-                self._unlogged[kind],
-                what,
-                last.body.get("customer_id"),
-                last.key,
-            )
+            if not events:  # trouble with no event attached (the spool is unreachable)
+                logger.warning("usage batcher: %s", what)
+            else:
+                last = events[-1]
+                logger.warning(
+                    "usage batcher: %d event(s) %s; last: customer %r, key %r (totals at close)",
+                    self._unlogged[kind],
+                    what,
+                    last.body.get("customer_id"),
+                    last.key,
+                )
             self._unlogged[kind], self._logged_at[kind] = 0, now
 
-    def totals_at_close(self) -> None:
-        """One WARNING with the true totals, when anything was not delivered."""
+    def totals_at_close(self, *, handed_back: bool = False) -> None:
+        """One WARNING with the true totals, when anything was not delivered.
+
+        ``handed_back``: a fleet worker's stop, where events left in the shared stream
+        are handed to its peers (the normal end of a worker, not a failure): INFO then.
+        """
         stats = self.queue.stats()
-        if stats.failed or stats.outcome_unknown or stats.dropped or stats.spooled:
+        trouble = stats.failed or stats.outcome_unknown or stats.dropped
+        if handed_back and stats.spooled and not trouble:
+            logger.info(
+                "usage batcher closed: %d enqueued, %d delivered, %d in the shared stream "
+                "for the fleet's workers",
+                stats.enqueued,
+                stats.delivered,
+                stats.spooled,
+            )
+        elif trouble or stats.spooled:
             logger.warning(
                 "usage batcher closed: %d enqueued, %d delivered, %d failed (on_error), "
                 "%d outcome unknown (on_error), %d dropped (on_drop), %d left in the spool",

@@ -1,6 +1,6 @@
 """What one consumer holds, without I/O: entries, their unsettled events, and verdicts.
 
-Entries come in from ``XREADGROUP`` or ``XAUTOCLAIM``; their events go out to the
+Entries come in from ``XREADGROUP`` or a reclaim (``_scripts.RECLAIM``); their events go out to the
 dispatcher through :meth:`Claims.take`; settling keys finishes entries, and a finished
 entry is what the spool acknowledges, deletes and dead-letters in one script. The same
 key in two entries (a requeued dead letter, say) is handed out once and settles both.
@@ -135,6 +135,10 @@ class Claims:
         for event in held.entry.events if held else ():
             self._by_key.pop(event.key, None)
         return held
+
+    def entries_of(self, keys: Collection[str]) -> list[bytes]:
+        """The ids of the entries holding ``keys``."""
+        return [i for key in keys for i in self._by_key.get(key, ())]
 
     def release(self, keys: Collection[str]) -> list[bytes]:
         """Let go of the entries holding ``keys`` and of every event not handed out yet."""

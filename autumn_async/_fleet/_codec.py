@@ -16,6 +16,8 @@ Nothing here imports redis; :mod:`._redis_spool` sends what this builds.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,10 +35,10 @@ __all__ = [
     "account_fingerprint",
     "decode_entry",
     "encode_entry",
-    "parse_autoclaim",
     "parse_dead_letter",
     "parse_entries",
     "put_args",
+    "reason_kind",
     "split_burst",
 ]
 
@@ -72,6 +74,8 @@ class DeadLetter:
     account: str
     source: str
     dead_at: float
+    #: Why it cannot be requeued (unreadable, no key, a malformed event), else ``None``.
+    problem: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The dead letter as a JSON-ready dict (``dead-letters list --json``)."""
@@ -108,6 +112,12 @@ def encode_entry(events: Sequence[SpooledEvent]) -> tuple[str, str, bytes]:
     if keys_text.count("\n") != n or bodies_blob.count(b"\n") != n:
         raise ValueError("spooled keys and bodies must not contain newlines")
     return keys_text, "\n".join([repr(e.created_at) for e in events]), bodies_blob
+
+
+def reason_kind(reason: str) -> str:
+    """What a dead-letter reason is counted under: its kind, the text before the first
+    colon (``rejected:404:feature_not_found`` -> ``rejected``), one of a bounded set."""
+    return reason.partition(":")[0].strip() or "unknown"
 
 
 def put_args(events: Sequence[SpooledEvent], account: str) -> list[Any]:
@@ -154,32 +164,52 @@ def parse_entries(raw: Any) -> list[tuple[bytes | None, Sequence[bytes] | None]]
     return out
 
 
-def parse_autoclaim(
-    raw: Sequence[Any],
-) -> tuple[bytes, list[tuple[bytes | None, Sequence[bytes] | None]], list[bytes]]:
-    """``(next cursor, entries, deleted ids)`` from either XAUTOCLAIM reply shape.
-
-    Redis 6.2 answers ``[cursor, entries]``; Redis 7 adds a third element, the ids of
-    entries that no longer exist (it also drops them from the pending list).
-    """
-    if len(raw) not in (2, 3):
-        raise ValueError(f"unexpected XAUTOCLAIM reply of {len(raw)} parts")
-    deleted = list(raw[2]) if len(raw) == 3 and raw[2] else []
-    return raw[0], parse_entries(raw[1]), deleted
-
-
 def parse_dead_letter(entry_id: bytes, flat: Sequence[bytes]) -> DeadLetter:
-    """One dead letter from its flat field list."""
+    """One dead letter from its flat field list; never raises.
+
+    A letter that cannot be sent again (fields unreadable, no key, a malformed event)
+    says why in ``problem``: operators can list and drop it, requeue skips it.
+    """
     f = {
-        k.decode(): v.decode(errors="replace") for k, v in zip(flat[::2], flat[1::2], strict=False)
+        k.decode(errors="replace"): v.decode(errors="replace")
+        for k, v in zip(flat[::2], flat[1::2], strict=False)
     }
+    created_at, dead_at = _seconds(f.get("t")), _seconds(f.get("at"))
+    key, reason, body = f.get("key", ""), f.get("reason", ""), f.get("body", "")
+    problem = None
+    if created_at is None or dead_at is None:
+        problem = "unreadable: its time fields are not numbers"
+    elif not key:
+        problem = "no idempotency key: an unreadable stream entry"
+    elif reason_kind(reason) == "malformed":
+        problem = "the event is malformed: sending it again cannot succeed"
+    elif not _json_object(body):
+        problem = "the body is not a JSON object"
     return DeadLetter(
-        id=entry_id.decode(),
-        key=f.get("key", ""),
-        reason=f.get("reason", ""),
-        body=f.get("body", ""),
-        created_at=float(f.get("t", "0") or 0),
+        id=entry_id.decode(errors="replace"),
+        key=key,
+        reason=reason,
+        body=body,
+        created_at=created_at or 0.0,
         account=f.get("a", ""),
         source=f.get("source", ""),
-        dead_at=float(f.get("at", "0") or 0),
+        dead_at=dead_at or 0.0,
+        problem=problem,
     )
+
+
+def _seconds(text: str | None) -> float | None:
+    if not text:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _json_object(body: str) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except ValueError:
+        return False

@@ -5,13 +5,16 @@ entry per burst to ``{autumn}:usage`` (:mod:`._codec` has the format); delivery
 workers read it through the consumer group ``autumn-delivery``, keep their claims alive
 with a heartbeat, and settle an entry (ack, delete, dead letters) in one server-side
 script once every event in it is settled. A worker that goes silent for ``lease``
-seconds loses its entries to ``XAUTOCLAIM`` by a peer, which resends them under the
+seconds loses its entries to a peer's reclaim (an ``XAUTOCLAIM`` that leaves other
+accounts' entries in place, :data:`._scripts.RECLAIM`), which resends them under the
 same keys: Autumn's duplicate check makes a resend of an applied event a no-op.
 
 Hazards handled here: ``MAXLEN`` is never used (it would delete pending work); a
 redelivered event older than 23 h is dead-lettered (``dedupe_window_expired``), since
 Autumn forgets keys after 24 h; an entry delivered more than ``max_deliveries`` times is
-poison and dead-lettered; a consumer with pending entries is never deleted.
+poison and dead-lettered (a clean hand-back of events never sent gives its delivery
+back, and another account's entry is never taken, so neither counts); a consumer with
+pending entries is never deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import math
 import os
 import socket
 import time
@@ -43,10 +47,10 @@ from ._claims import Claims, Held, RawEntry
 from ._codec import (
     DeadLetter,
     Entry,
-    parse_autoclaim,
     parse_dead_letter,
     parse_entries,
     put_args,
+    reason_kind,
 )
 from ._group_commit import GroupCommit
 from ._report import build_status, check_server
@@ -65,7 +69,7 @@ _RETRIES = 5
 _HAND_BACK_IDLE_MS = 365 * 24 * 3600 * 1000
 #: Dead-letter reasons (the batcher's ``rejected:<status>:<code>``) that refuse the key.
 _KEY_REFUSED = ("rejected:401:", "rejected:403:")
-_RAW = ("XREADGROUP", "XAUTOCLAIM", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
+_RAW = ("XREADGROUP", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
 class SpoolUnavailableError(AutumnError):
@@ -84,8 +88,12 @@ _translate = _Translate()
 
 
 def _positive(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise UsageError(f"{field} must be a positive number, got {value!r}", field=field)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < math.inf  # inf would never expire (and overflows int(ms))
+    ):
+        raise UsageError(f"{field} must be a positive finite number, got {value!r}", field=field)
     return float(value)
 
 
@@ -148,7 +156,7 @@ class RedisSpool:
         self._writer_conn: Any = None
         self._claims: Claims | None = None
         self._unsettled: list[Held] = []
-        self._reclaim_cursor = b"0-0"
+        self._reclaim_cursor = "-"
         self._next_reclaim = 0.0
         self._heartbeat: asyncio.Task[None] | None = None
         self._claiming: asyncio.Lock | None = None
@@ -226,8 +234,7 @@ class RedisSpool:
         async with _translate:
             info = await client.info()
             check_server(info)
-            with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: exists
-                await client.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+            await self._create_group()
             self._known_backlog = int(await client.get(self._counter) or 0)
 
     def _claims_now(self) -> Claims:
@@ -377,13 +384,33 @@ class RedisSpool:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
             await self._flush_settled()
-            claims = self._claims_now()
-            if claims.waiting() < limit and self._clock() >= self._next_reclaim:
-                await self._reclaim()
-            if claims.waiting() < limit:
-                block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
-                await self._read_new(max(1, min(64, limit - claims.waiting())), block)
-            return claims.take(limit)
+            try:
+                await self._fill(limit, wait)
+            except redis.exceptions.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis came back without its data (no AOF): the stream may be there again
+                # (producers' writes) but not the group. Create it and go on.
+                logger.warning(
+                    "the consumer group %s of %s is missing (Redis restarted without "
+                    "persistence?); creating it again", self.group, self.stream,
+                )  # fmt: skip
+                await self._create_group()
+                self._reclaim_cursor = "-"
+                await self._fill(limit, wait)
+            return self._claims_now().take(limit)
+
+    async def _fill(self, limit: int, wait: float) -> None:
+        claims = self._claims_now()
+        if claims.waiting() < limit and self._clock() >= self._next_reclaim:
+            await self._reclaim()
+        if claims.waiting() < limit:
+            block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
+            await self._read_new(max(1, min(64, limit - claims.waiting())), block)
+
+    async def _create_group(self) -> None:
+        with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: it exists
+            await self._client().xgroup_create(self.stream, self.group, id="0", mkstream=True)
 
     async def _read_new(self, count: int, block: int | None) -> None:
         args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
@@ -394,57 +421,47 @@ class RedisSpool:
             await self._take(parse_entries(entries), {})
 
     async def _reclaim(self) -> None:
-        """XAUTOCLAIM entries idle for a lease (their owner is gone); one INFO line each time."""
-        client = self._client()
-        raw = await _cmd(client,
-            "XAUTOCLAIM", self.stream, self.group, self.consumer,
-            int(self.lease * 1000), self._reclaim_cursor, "COUNT", 64,
-        )  # fmt: skip
-        cursor, entries, deleted = parse_autoclaim(raw)
-        self._reclaim_cursor = cursor
-        if cursor == b"0-0":
-            self._next_reclaim = self._clock() + self.lease / 3
-        if not entries and not deleted:
-            return
-        count = len(self._claims_now().held) + len(entries) + 100
-        pending = await _cmd(
-            client, "XPENDING", self.stream, self.group, "-", "+", count, self.consumer
+        """Take entries idle for a lease (their owner is gone); one INFO line each time.
+
+        Entries of another account are left in place (see :data:`._scripts.RECLAIM`).
+        """
+        args = [self.group, self.consumer, int(self.lease * 1000), self._reclaim_cursor, 64]
+        replies = await self._run_scripts(
+            [("reclaim", [self.stream], [*args, self._require_account()])]
         )
-        deliveries = {row[0]: int(row[3]) for row in pending}
-        live = [(i, f) for i, f in entries if i is not None and f is not None]
-        if deleted or len(live) < len(entries):
-            await self._forget_deleted(deleted, pending, live)
-        if not live:
+        cursor, claimed, foreign, deleted = replies[0]
+        self._reclaim_cursor = cursor.decode() if cursor else "-"
+        if not cursor:
+            self._next_reclaim = self._clock() + self.lease / 3
+        for account in foreign:
+            self._warn_foreign(account.decode(errors="replace"))
+        self._forget_deleted(deleted)
+        if not claimed:
             return
+        live = [(entry_id, fields) for entry_id, fields, _n in claimed]
         self._count("reclaimed", len(live))
-        await client.hincrby(self._stats_key, "reclaimed", len(live))
+        await self._client().hincrby(self._stats_key, "reclaimed", len(live))
         logger.info(
             "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
             "them under their keys",
             len(live), self.lease,
         )  # fmt: skip
-        await self._take(live, deliveries)
+        await self._take(live, {entry_id: int(n) for entry_id, _f, n in claimed})
 
-    async def _forget_deleted(
-        self, deleted: list[bytes], pending: Sequence[Any], live: Sequence[RawEntry]
-    ) -> None:
-        """Ack entries deleted while pending (someone ran XDEL): nothing is left to send.
+    def _forget_deleted(self, deleted: Sequence[bytes]) -> None:
+        """Count entries deleted while pending (someone ran XDEL): nothing is left to send.
 
-        Redis >= 7 names them and drops them from the pending list itself; 6.2 answers a
-        nil in their place and leaves them pending for this consumer, so they are found
-        among its pending ids (held by nobody, read by nobody) and acked if truly gone.
+        The RECLAIM script finds them among the idle pending ids (an id whose entry is
+        gone) and acks them, on Redis 6.2 as on 7 (whose XAUTOCLAIM would name them, while
+        6.2's answers a nil and leaves them pending for ever).
         """
-        held, read = self._claims_now().held, {i for i, _f in live}
-        suspects = [*deleted, *(r[0] for r in pending if r[0] not in held and r[0] not in read)]
-        gone = await self._run_scripts([("ack_gone", [self.stream], [self.group, *suspects])])
-        n = len(set(deleted) | set(gone[0]))
-        if not n:
+        if not deleted:
             return
-        self._count("deleted_while_pending", n)
+        self._count("deleted_while_pending", len(deleted))
         logger.warning(
             "%d entries of %s were deleted while pending (XDEL by someone else); they are "
             "acked and their events cannot be delivered (the backlog count keeps them)",
-            n, self.stream,
+            len(deleted), self.stream,
         )  # fmt: skip
 
     async def _take(self, entries: Sequence[RawEntry], deliveries: Mapping[bytes, int]) -> None:
@@ -455,14 +472,19 @@ class RedisSpool:
             await self._settle_entries(finished)
 
     async def _hand_back_foreign(self, entry: Entry) -> None:
-        if entry.account not in self._foreign:
-            self._foreign.add(entry.account)
+        self._warn_foreign(entry.account)
+        # Its delivery is given back: a worker of that account finds it never delivered.
+        await self._touch([entry.id], idle_ms=_HAND_BACK_IDLE_MS, undo_delivery=True)
+
+    def _warn_foreign(self, account: str) -> None:
+        if account not in self._foreign:
+            self._foreign.add(account)
             logger.warning(
                 "the stream %s holds events of another Autumn account (%s); this worker "
-                "leaves them for a worker configured with that account",
-                self.stream, entry.account,
+                "leaves them for a worker configured with that account (check its "
+                "AUTUMN_SECRET_KEY and AUTUMN_SERVER_URL)",
+                self.stream, account,
             )  # fmt: skip
-        await self._touch([entry.id], idle_ms=_HAND_BACK_IDLE_MS)
 
     async def settle(
         self,
@@ -523,8 +545,9 @@ class RedisSpool:
             for event in events:
                 reason = held.dead.get(event.key)
                 if reason is not None:
-                    args += [event.key, repr(event.created_at), event.body, reason]
-                    self._count(f"dead_lettered:{reason.partition(':')[0]}")
+                    kind = reason_kind(reason)
+                    args += [event.key, repr(event.created_at), event.body, reason, kind]
+                    self._count(f"dead_lettered:{kind}")
             self._count("delivered", len(events) - len(held.dead))
             self._count("duplicates", held.duplicates)
             keys = [self.stream, self.dead_stream, self._counter, self._stats_key]
@@ -533,13 +556,13 @@ class RedisSpool:
         for held in entries:
             self._claims_now().forget(held.entry.id)
 
-    async def _touch(self, ids: Sequence[bytes], *, idle_ms: int) -> list[bytes]:
+    async def _touch(
+        self, ids: Sequence[bytes], *, idle_ms: int, undo_delivery: bool = False
+    ) -> list[bytes]:
         if not ids:
             return []
-        keys = [self.stream]
-        replies = await self._run_scripts(
-            [("touch", keys, [self.group, self.consumer, idle_ms, *ids])]
-        )
+        args = [self.group, self.consumer, idle_ms, "1" if undo_delivery else "0", *ids]
+        replies = await self._run_scripts([("touch", [self.stream], args)])
         return list(replies[0])
 
     async def _beat(self) -> None:
@@ -556,11 +579,20 @@ class RedisSpool:
                 if self._claims_now().forget(entry_id) is not None:
                     logger.warning("entry %s was taken over by a peer", entry_id)
 
-    async def release(self, keys: Collection[str]) -> None:
-        """Hand the entries holding ``keys`` (and unreturned ones) back at once."""
-        ids = self._claims_now().release(keys)
+    async def release(self, keys: Collection[str], *, attempted: Collection[str] = ()) -> None:
+        """Hand the entries holding ``keys`` (and unreturned ones) back at once.
+
+        ``attempted`` are keys that were sent at least once: an entry holding one keeps
+        its delivery in the count towards poison; any other entry gets it back, since a
+        clean hand-back (SIGTERM, a rolling deploy) is no delivery attempt.
+        """
+        claims = self._claims_now()
+        sent = set(claims.entries_of(attempted))
+        ids = claims.release(keys)
         async with _translate:
-            await self._touch(ids, idle_ms=_HAND_BACK_IDLE_MS)
+            await self._touch([i for i in ids if i in sent], idle_ms=_HAND_BACK_IDLE_MS)
+            unsent = [i for i in ids if i not in sent]
+            await self._touch(unsent, idle_ms=_HAND_BACK_IDLE_MS, undo_delivery=True)
 
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
@@ -621,11 +653,21 @@ class RedisSpool:
         """Put dead letters (``None``: all of them) back in the work stream; return how many.
 
         They are resent under their own keys: within 24 h of ``track()`` Autumn turns an
-        already applied one into a no-op; later, a requeued event counts again.
+        already applied one into a no-op; later, a requeued event counts again. Letters
+        that cannot be sent (see :attr:`DeadLetter.problem`) are skipped and stay.
         """
-        letters = await self._select_dead(ids)
+        requeued, _skipped = await self.requeue_letters(ids)
+        return requeued
+
+    async def requeue_letters(
+        self, ids: Collection[str] | None = None
+    ) -> tuple[int, list[DeadLetter]]:
+        """:meth:`requeue`, also returning the letters skipped (left in the dead stream)."""
+        selected = await self._select_dead(ids)
+        letters = [d for d in selected if d.problem is None]
+        skipped = [d for d in selected if d.problem is not None]
         if not letters:
-            return 0
+            return 0, skipped
         client = self._client()
         await client.script_load(_scripts.PUT)  # a script unknown inside MULTI aborts it
         pipe = client.pipeline(transaction=True)
@@ -637,7 +679,7 @@ class RedisSpool:
             pipe.execute_command(*self._put_command(events, account))
         pipe.xdel(self.dead_stream, *[d.id for d in letters])
         await pipe.execute()
-        return len(letters)
+        return len(letters), skipped
 
     async def drop_dead_letters(self, ids: Collection[str] | None = None) -> int:
         """Delete dead letters for good (``None``: all of them); return how many."""
@@ -652,7 +694,10 @@ class RedisSpool:
         client = self._client()
         out = []
         for entry_id in ids:
-            raw = await _cmd(client, "XRANGE", self.dead_stream, entry_id, entry_id)
+            try:
+                raw = await _cmd(client, "XRANGE", self.dead_stream, entry_id, entry_id)
+            except redis.exceptions.ResponseError:  # not a stream id
+                raise UsageError(f"{entry_id!r} is not a dead-letter id", field="ids") from None
             out += [parse_dead_letter(i, f) for i, f in raw]
         return out
 
@@ -712,8 +757,8 @@ _SCRIPT_TEXTS = {
     "put": _scripts.PUT,
     "settle": _scripts.SETTLE,
     "touch": _scripts.TOUCH,
+    "reclaim": _scripts.RECLAIM,
     "delconsumer": _scripts.DELCONSUMER_IF_IDLE,
-    "ack_gone": _scripts.ACK_GONE,
 }
 
 

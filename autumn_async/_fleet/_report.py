@@ -63,7 +63,7 @@ def check_server(info: Mapping[str, Any]) -> None:
     version = tuple(int(p) for p in str(info.get("redis_version", "0")).split(".")[:2])
     if version < (6, 2):
         raise UsageError(
-            f"RedisSpool needs Redis >= 6.2 (XAUTOCLAIM); this server is "
+            f"RedisSpool needs Redis >= 6.2 (XPENDING IDLE); this server is "
             f"{info.get('redis_version')}",
             field="url",
         )

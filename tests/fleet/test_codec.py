@@ -14,7 +14,6 @@ from autumn_async._fleet._codec import (
     account_fingerprint,
     decode_entry,
     encode_entry,
-    parse_autoclaim,
     split_burst,
 )
 from autumn_async._fleet._report import check_server
@@ -62,22 +61,6 @@ def test_unknown_schema_is_malformed() -> None:
         decode_entry(b"1-0", flat({"v": "2", "k": "a"}))
     with pytest.raises(MalformedEntryError):
         decode_entry(b"1-0", flat({"v": "1", "a": "x", "k": "a\nb", "t": "1", "b": "{}"}))
-
-
-def test_autoclaim_reply_of_redis_6_2() -> None:
-    """Redis 6.2 answers [cursor, entries]; a deleted entry shows as nil."""
-    cursor, entries, deleted = parse_autoclaim([b"0-0", [[b"1-0", [b"v", b"1"]], None]])
-    assert cursor == b"0-0"
-    assert entries == [(b"1-0", [b"v", b"1"]), (None, None)]
-    assert deleted == []
-
-
-def test_autoclaim_reply_of_redis_7() -> None:
-    """Redis 7 adds the ids of deleted entries as a third element."""
-    cursor, entries, deleted = parse_autoclaim([b"5-0", [[b"1-0", [b"v", b"1"]]], [b"2-0"]])
-    assert (cursor, entries, deleted) == (b"5-0", [(b"1-0", [b"v", b"1"])], [b"2-0"])
-    with pytest.raises(ValueError, match="4 parts"):
-        parse_autoclaim([b"0-0", [], [], []])
 
 
 def test_account_fingerprint_hides_the_key() -> None:

@@ -90,7 +90,9 @@ async def test_unreadable_entry_is_dead_lettered(spool: RedisSpool) -> None:
     import redis.asyncio
 
     admin = redis.asyncio.Redis.from_url(spool.url)
-    await admin.xadd(spool.stream, {"v": "99", "junk": "x"})
+    # As a newer producer's PUT would write it: the fields of every version, counted.
+    entry = {"v": "99", "a": spool.account or "", "k": "k1", "t": "1.0", "b": "{}", "x": "y"}
+    await admin.xadd(spool.stream, entry)
     await admin.incrby(f"{spool.stream}:events", 1)
     await admin.aclose()
     assert await spool.claim(10) == []

@@ -127,9 +127,10 @@ async def test_silent_worker_loses_its_claims_after_the_lease(
 async def test_entry_deleted_while_pending_is_acked_not_resent(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An entry XDEL'd while a dead worker held it: the peer's XAUTOCLAIM meets a nil (6.2)
-    or a deleted id (>= 7); either way it is acked, out of the pending list, and the live
-    entries around it are delivered."""
+    """An entry XDEL'd while a dead worker held it: the peer's takeover finds its id pending
+    with no entry behind it (Redis 6.2 and 7 alike: XAUTOCLAIM would answer a nil on 6.2 and
+    a deleted id on 7); it is acked, out of the pending list, and the live entries around it
+    are delivered."""
     dead = await opened(redis_server.url, lease=0.5)
     peer = await opened(redis_server.url, lease=0.5)
     events = [event() for _ in range(3)]
