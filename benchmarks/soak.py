@@ -401,7 +401,7 @@ async def soak(args: argparse.Namespace, base: str) -> dict[str, Any]:
         handler = _Collect()
         logging.getLogger().addHandler(handler)
         attempts = _Attempts()
-        sdk_logger = logging.getLogger("autumn")
+        sdk_logger = logging.getLogger("autumn_balances")
         sdk_logger.addHandler(attempts)
         sdk_logger.setLevel(logging.DEBUG)
         samples: list[tuple[float, int | None, float | None]] = []

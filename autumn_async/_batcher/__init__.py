@@ -1,6 +1,6 @@
 """The usage batcher: queue, dispatcher, events, the ``Spool`` protocol and its SQLite spool."""
 
-from ._batcher import DEFAULT_MAX_ATTEMPTS, AsyncUsageBatcher, BlockingFace
+from ._batcher import DEFAULT_MAX_ATTEMPTS, AsyncUsageBatcher, BlockingFace, WorkerFace
 from ._dispatch import Mode
 from ._events import BatcherStats, UsageEvent
 from ._queue import Overflow
@@ -23,5 +23,6 @@ __all__ = [
     "SpoolFullError",
     "SpooledEvent",
     "UsageEvent",
+    "WorkerFace",
     "account_fingerprint",
 ]

@@ -935,3 +935,20 @@ register("batchers", after_in_child=_after_fork_in_child)
 
 
 publish(globals(), ("AsyncUsageBatcher",))
+
+
+class WorkerFace:
+    """What the fleet worker (``python -m autumn_async.fleet run``) needs of its batcher
+    beyond the public surface: a stop that hands work back rather than finishing it.
+    Internal: application code closes batchers with ``aclose()``.
+    """
+
+    __slots__ = ("_batcher",)
+
+    def __init__(self, batcher: AsyncUsageBatcher) -> None:
+        self._batcher = batcher
+
+    async def hand_back(self, drain: float) -> None:
+        """Claim nothing more, let requests in flight finish for up to ``drain`` seconds,
+        then hand every unsettled event back to the spool at once (a peer takes it)."""
+        await self._batcher._hand_back(drain)

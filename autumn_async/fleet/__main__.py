@@ -147,6 +147,7 @@ def _spool(args: argparse.Namespace, **options: Any) -> Any:
 async def _run(args: argparse.Namespace) -> int:
     # A worker is a delivering batcher on the stream that tracks nothing itself: the
     # batcher's dispatcher and the one retry policy deliver what it claims.
+    from autumn_async._batcher import WorkerFace  # noqa: PLC0415
     from autumn_async._client import AsyncAutumn  # noqa: PLC0415
 
     stop = asyncio.Event()
@@ -171,7 +172,7 @@ async def _run(args: argparse.Namespace) -> int:
             await asyncio.wait([refused, stopping], return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
         finally:
-            await batcher._hand_back(args.drain_timeout)
+            await WorkerFace(batcher).hand_back(args.drain_timeout)
             if refused is not None and not refused.done():
                 refused.cancel()
         if refused.done() and not refused.cancelled():
