@@ -26,6 +26,7 @@ import math
 import os
 import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -77,14 +78,15 @@ class SpoolUnavailableError(AutumnError):
 
 
 class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
-    """Redis's exceptions leave this module as ours (SpoolUnavailableError)."""
+    """Redis's exceptions leave this module as ours (SpoolUnavailableError), with the
+    URL's credentials masked should redis-py have put any in the message."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, redis.exceptions.RedisError):
-            raise SpoolUnavailableError(f"Redis failed: {exc}") from exc
-
-
-_translate = _Translate()
+            raise SpoolUnavailableError(redact_url_in(f"Redis failed: {exc}", self._url)) from exc
 
 
 def _positive(value: object, field: str) -> float:
@@ -129,6 +131,7 @@ class RedisSpool:
             if not isinstance(value, str) or not value:
                 raise UsageError(f"{name} must be a non-empty string", field=name)
         self.url = url
+        self._translate = _Translate(url)
         self.stream = stream
         self.group = group
         self.lease = _positive(lease, "lease")
@@ -231,7 +234,7 @@ class RedisSpool:
         self.account = account
         self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
         client = self._client()
-        async with _translate:
+        async with self._translate:
             info = await client.info()
             check_server(info)
             await self._create_group()
@@ -269,10 +272,11 @@ class RedisSpool:
             and ("OOM" in text or "maxmemory" in text)  # as a pipeline or EXECABORT reports it
         ):
             self._count("enqueue_failed:redis_oom", n)
-            return SpoolFullError(f"Redis is out of memory: {exc}", reason="redis_oom")
+            text = redact_url_in(f"Redis is out of memory: {exc}", self.url)
+            return SpoolFullError(text, reason="redis_oom")
         if isinstance(exc, redis.exceptions.RedisError):
             self._count("enqueue_failed:unavailable", n)
-            return SpoolUnavailableError(f"Redis refused the write: {exc}")
+            return SpoolUnavailableError(redact_url_in(f"Redis refused the write: {exc}", self.url))
         return exc
 
     async def put(self, events: Sequence[SpooledEvent]) -> None:
@@ -364,7 +368,7 @@ class RedisSpool:
 
     async def backlog(self) -> int:
         """Events handed over to Redis and not yet settled, fleet-wide."""
-        async with _translate:
+        async with self._translate:
             return int(await self._client().get(self._counter) or 0)
 
     # -- consuming -----------------------------------------------------------------
@@ -380,7 +384,7 @@ class RedisSpool:
         if self.key_refused is not None:  # whatever it claims would be refused too
             await asyncio.sleep(wait)
             return []
-        async with self._claiming, _translate:
+        async with self._claiming, self._translate:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
             await self._flush_settled()
@@ -531,7 +535,7 @@ class RedisSpool:
     async def _flush_settled(self) -> None:
         """Settle finished entries; those Redis did not take wait for the next call."""
         if self._unsettled:
-            async with _translate:
+            async with self._translate:
                 await self._settle_entries(self._unsettled)
             self._unsettled = []
 
@@ -573,7 +577,9 @@ class RedisSpool:
             try:
                 lost = await self._touch(ids, idle_ms=0)
             except (redis.exceptions.RedisError, OSError) as exc:
-                logger.warning("heartbeat failed (claims may lapse): %s", exc)
+                logger.warning(
+                    "heartbeat failed (claims may lapse): %s", redact_url_in(str(exc), self.url)
+                )
                 continue
             for entry_id in lost:
                 if self._claims_now().forget(entry_id) is not None:
@@ -589,7 +595,7 @@ class RedisSpool:
         claims = self._claims_now()
         sent = set(claims.entries_of(attempted))
         ids = claims.release(keys)
-        async with _translate:
+        async with self._translate:
             await self._touch([i for i in ids if i in sent], idle_ms=_HAND_BACK_IDLE_MS)
             unsent = [i for i in ids if i not in sent]
             await self._touch(unsent, idle_ms=_HAND_BACK_IDLE_MS, undo_delivery=True)
@@ -719,14 +725,55 @@ class RedisSpool:
             self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
 
 
+#: Query parameters redis-py reads credentials from (``?password=``, ``?username=``).
+_SECRET_PARAMS = frozenset({"password", "username"})
+
+
+def _credentials(url: str) -> list[str]:
+    """Every credential ``url`` carries: user and password of its userinfo, and the values
+    of its ``password=`` and ``username=`` query parameters (redis-py uses all of them)."""
+    parts = urllib.parse.urlsplit(url)
+    found = [parts.username or "", parts.password or ""]
+    for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in _SECRET_PARAMS:
+            found.append(value)
+    secrets = {s for f in found if f for s in (f, urllib.parse.quote(f, safe=""))}
+    return sorted(secrets, key=len, reverse=True)
+
+
 def _redact(url: str) -> str:
-    """The URL without its password (``redis://user:secret@host`` -> ``redis://user:***@host``)."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}"
+    """The URL without its credentials, for reprs, logs, errors and the CLI's output:
+    userinfo becomes ``***@`` and ``password=``/``username=`` query values ``***``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rpartition("@")[2]
+        query = (
+            "&".join(
+                f"{pair.partition('=')[0]}=***"
+                if pair.partition("=")[0].lower() in _SECRET_PARAMS
+                else pair
+                for pair in parts.query.split("&")
+            )
+            if parts.query
+            else ""
+        )
+        shown = f"{parts.scheme}://{netloc}{parts.path}"  # urlunsplit drops unix://'s "//"
+        return (
+            shown
+            + (f"?{query}" if query else "")
+            + (f"#{parts.fragment}" if parts.fragment else "")
+        )
+    except ValueError:  # not even a URL: show none of it
+        return "<a Redis URL that cannot be parsed>"
+
+
+def redact_url_in(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with every credential of ``url`` masked."""
+    for secret in _credentials(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _pack(args: Sequence[Any]) -> bytes:

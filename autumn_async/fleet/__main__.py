@@ -256,17 +256,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(command(args))
     except KeyRefusedError as exc:  # Autumn refused the key: restarting will not help
-        print(f"autumn fleet: {exc}", file=sys.stderr)
+        _fail(exc, args.redis)
         return EXIT_KEY_REFUSED
     except UsageError as exc:  # a bad option or id: refused before anything was done
-        print(f"autumn fleet: {exc}", file=sys.stderr)
+        _fail(exc, args.redis)
         return 2
     except AutumnError as exc:  # Redis unreachable or refusing
-        print(f"autumn fleet: {exc}", file=sys.stderr)
+        _fail(exc, args.redis)
         return 1
     except Exception as exc:  # noqa: BLE001 (Redis down and the like: one line, status 1)
-        print(f"autumn fleet: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _fail(exc, args.redis, f"{type(exc).__name__}: ")
         return 1
+
+
+def _fail(exc: BaseException, url: str, prefix: str = "") -> None:
+    """One line on stderr, with the Redis URL's credentials masked."""
+    text = str(exc)
+    try:
+        from autumn_async._fleet._redis_spool import redact_url_in  # noqa: PLC0415
+    except ImportError:  # no redis installed: nothing could have shown the URL
+        pass
+    else:
+        text = redact_url_in(text, url)
+    print(f"autumn fleet: {prefix}{text}", file=sys.stderr)
 
 
 if __name__ == "__main__":
