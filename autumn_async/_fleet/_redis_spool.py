@@ -38,7 +38,7 @@ import redis.backoff
 import redis.exceptions
 import redis.retry
 
-from autumn_async._errors import AutumnError, UsageError
+from autumn_async._errors import UsageError
 from autumn_async._fork import abandon
 from autumn_async._log import sdk_logger
 from autumn_async._public import publish
@@ -55,7 +55,7 @@ from ._codec import (
 )
 from ._group_commit import GroupCommit
 from ._report import build_status, check_server
-from ._spool import SpooledEvent, SpoolFullError
+from ._spool import SpooledEvent, SpoolFullError, SpoolUnavailableError
 
 __all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
 
@@ -73,10 +73,6 @@ _KEY_REFUSED = ("rejected:401:", "rejected:403:")
 _RAW = ("XREADGROUP", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
-class SpoolUnavailableError(AutumnError):
-    """Redis did not take the write (unreachable, read-only replica, timed out)."""
-
-
 class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
     """Redis's exceptions leave this module as ours (SpoolUnavailableError), with the
     URL's credentials masked should redis-py have put any in the message."""
@@ -86,7 +82,8 @@ class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, redis.exceptions.RedisError):
-            raise SpoolUnavailableError(redact_url_in(f"Redis failed: {exc}", self._url)) from exc
+            message = redact_url_in(f"Redis failed: {exc}", self._url)
+            raise SpoolUnavailableError(message, path=_redact(self._url)) from exc
 
 
 def _positive(value: object, field: str) -> float:
@@ -276,7 +273,8 @@ class RedisSpool:
             return SpoolFullError(text, reason="redis_oom")
         if isinstance(exc, redis.exceptions.RedisError):
             self._count("enqueue_failed:unavailable", n)
-            return SpoolUnavailableError(redact_url_in(f"Redis refused the write: {exc}", self.url))
+            message = redact_url_in(f"Redis refused the write: {exc}", self.url)
+            return SpoolUnavailableError(message, path=_redact(self.url))
         return exc
 
     async def put(self, events: Sequence[SpooledEvent]) -> None:

@@ -18,10 +18,13 @@ import autumn_sync
 
 @pytest.mark.parametrize("package", [autumn_async, autumn_sync], ids=lambda p: p.__name__)
 @pytest.mark.parametrize("name", ["SpoolUnavailableError", "SpoolFullError"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="the spool errors track() raises with a RedisSpool are not exported publicly",
-)
-def test_review_spool_errors_are_public(package: types.ModuleType, name: str) -> None:
+def test_spool_errors_are_public(package: types.ModuleType, name: str) -> None:
     assert name in package.__all__
     assert issubclass(getattr(package, name), autumn_async.AutumnError)
+
+
+def test_spool_unavailable_is_a_spool_error() -> None:
+    assert issubclass(autumn_async.SpoolUnavailableError, autumn_async.SpoolError)
+    assert autumn_sync.SpoolUnavailableError is autumn_async.SpoolUnavailableError
+    assert autumn_async.SpoolFullError.__module__ == "autumn_async"
+    assert autumn_async.SpoolUnavailableError.__module__ == "autumn_async"
