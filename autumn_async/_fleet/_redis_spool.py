@@ -158,6 +158,8 @@ class RedisSpool:
         self._unsettled: list[Held] = []
         self._reclaim_cursor = "-"
         self._next_reclaim = 0.0
+        #: This takeover pass so far: silent worker's entries, handed-back ones, consumers removed.
+        self._takeover = [0, 0, 0]
         self._heartbeat: asyncio.Task[None] | None = None
         self._claiming: asyncio.Lock | None = None
         self._known_backlog = 0
@@ -423,32 +425,61 @@ class RedisSpool:
             await self._take(parse_entries(entries), {})
 
     async def _reclaim(self) -> None:
-        """Take entries idle for a lease (their owner is gone); one INFO line each time.
+        """Take entries idle for a lease (their owner is gone or handed them back).
 
-        Entries of another account are left in place (see :data:`._scripts.RECLAIM`).
+        A takeover pass runs over several calls (64 pending entries a call); it logs one
+        INFO line when it ends, telling entries handed back (a worker's clean stop) from
+        a silent worker's. Entries of another account are left in place (see
+        :data:`._scripts.RECLAIM`), and consumers left with nothing pending are removed.
         """
         args = [self.group, self.consumer, int(self.lease * 1000), self._reclaim_cursor, 64]
         replies = await self._run_scripts(
-            [("reclaim", [self.stream], [*args, self._require_account()])]
+            [("reclaim", [self.stream], [*args, self._require_account(), _HAND_BACK_IDLE_MS])]
         )
-        cursor, claimed, foreign, deleted = replies[0]
+        cursor, claimed, foreign, deleted, removed = replies[0]
         self._reclaim_cursor = cursor.decode() if cursor else "-"
-        if not cursor:
-            self._next_reclaim = self._clock() + self.lease / 3
         for account in foreign:
             self._warn_foreign(account.decode(errors="replace"))
         self._forget_deleted(deleted)
-        if not claimed:
-            return
-        live = [(entry_id, fields) for entry_id, fields, _n in claimed]
-        self._count("reclaimed", len(live))
-        await self._client().hincrby(self._stats_key, "reclaimed", len(live))
-        logger.info(
-            "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
-            "them under their keys",
-            len(live), self.lease,
-        )  # fmt: skip
-        await self._take(live, {entry_id: int(n) for entry_id, _f, n in claimed})
+        handed_back = sum(1 for *_e, back in claimed if back)
+        silent = len(claimed) - handed_back
+        self._takeover[0] += silent
+        self._takeover[1] += handed_back
+        self._takeover[2] += len(removed)
+        if silent or handed_back:
+            self._count("reclaimed", silent)
+            self._count("handed_back_taken", handed_back)
+            stats = self._client().pipeline(transaction=False)
+            stats.hincrby(self._stats_key, "reclaimed", silent)
+            stats.hincrby(self._stats_key, "handed_back_taken", handed_back)
+            await stats.execute()
+        if not cursor:
+            self._next_reclaim = self._clock() + self.lease / 3
+            self._log_takeover()
+        if claimed:
+            live = [(entry_id, fields) for entry_id, fields, _n, _b in claimed]
+            await self._take(live, {entry_id: int(n) for entry_id, _f, n, _b in claimed})
+
+    def _log_takeover(self) -> None:
+        """One INFO line for the takeover pass that just ended (nothing if it took nothing)."""
+        silent, handed_back, removed = self._takeover
+        self._takeover = [0, 0, 0]
+        parts = []
+        if handed_back:
+            parts.append(
+                f"took over {handed_back} entries handed back by a stopping worker (or left "
+                "for this account by another's)"
+            )
+        if silent:
+            parts.append(
+                f"reclaimed {silent} entries idle for over {self.lease:.0f}s from a silent worker"
+            )
+        if parts:
+            parts[-1] += "; sending them under their keys"
+        if removed:
+            parts.append(f"removed {removed} consumers with nothing pending from {self.group}")
+        if parts:
+            logger.info("; ".join(parts))
 
     def _forget_deleted(self, deleted: Sequence[bytes]) -> None:
         """Count entries deleted while pending (someone ran XDEL): nothing is left to send.
@@ -600,6 +631,7 @@ class RedisSpool:
 
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
+        self._log_takeover()  # a takeover pass cut short still gets its line
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -18,11 +18,7 @@ from .redis_server import RedisServer
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a worker that handed entries back at stop stays in the consumer group forever",
-)
-async def test_review_a_stopped_workers_consumer_does_not_linger(
+async def test_a_stopped_workers_consumer_does_not_linger(
     redis_server: RedisServer,
 ) -> None:
     producer = RedisSpool(redis_server.url)

@@ -22,12 +22,7 @@ pytestmark = pytest.mark.slow
 ENTRIES = 200  # one put per entry: more than one 64-entry reclaim call
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="one takeover of handed-back entries logs one 'silent worker, idle over 30s' "
-    "INFO line per 64 entries",
-)
-async def test_review_one_takeover_logs_one_line(
+async def test_one_takeover_logs_one_line(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     producer = RedisSpool(redis_server.url)
@@ -53,6 +48,8 @@ async def test_review_one_takeover_logs_one_line(
         lines = [r.getMessage() for r in caplog.records if "reclaimed" in r.getMessage()]
         assert len(lines) <= 1, lines[:3]
         assert not any("silent worker" in line for line in lines), lines[:1]
+        counters = (await successor.status())["counters"]
+        assert (counters.get("reclaimed", 0), counters["handed_back_taken"]) == (0, ENTRIES)
     finally:
         await successor.close()
         await producer.close()
