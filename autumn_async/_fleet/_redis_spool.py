@@ -724,6 +724,10 @@ class RedisSpool:
             await self._client().xdel(self.dead_stream, *[d.id for d in letters])
         return len(letters)
 
+    async def missing_dead_letters(self, ids: Collection[str]) -> list[str]:
+        """Those of ``ids`` that name no dead letter, in the order given."""
+        return [i for i in dict.fromkeys(ids) if not await self._select_dead([i])]
+
     async def _select_dead(self, ids: Collection[str] | None) -> list[DeadLetter]:
         if ids is None:
             return await self.dead_letters(limit=1_000_000)
