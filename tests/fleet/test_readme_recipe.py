@@ -71,6 +71,6 @@ def test_readme_local_recipe_keeps_redis_off_the_checkout_and_tears_down() -> No
     text = text[: text.index("\n```\n", text.index("```bash"))]
     server = next(line for line in text.splitlines() if line.startswith("redis-server "))
     assert '--dir "$TRY"' in server and "--bind 127.0.0.1" in server
-    assert 'TRY=$(mktemp -d)' in text
+    assert "TRY=$(mktemp -d)" in text
     for step in ('kill "$WORKER"', 'kill "$EMULATOR"', "shutdown nosave", 'rm -rf "$TRY"'):
         assert step in text
