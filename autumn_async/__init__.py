@@ -19,6 +19,8 @@ if TYPE_CHECKING:
         Spool,
         SpooledEvent,
         SpoolError,
+        SpoolFullError,
+        SpoolUnavailableError,
         UsageEvent,
     )
     from ._client import AsyncAutumn
@@ -93,6 +95,8 @@ _SOURCES: dict[str, str] = {
     "Spool": "._batcher",
     "SpooledEvent": "._batcher",
     "SpoolError": "._batcher",
+    "SpoolFullError": "._batcher",
+    "SpoolUnavailableError": "._batcher",
     "NOT_GIVEN": "._config",
     "NotGiven": "._config",
     "Timeout": "._config",
@@ -227,6 +231,8 @@ __all__ = [
     "RolloverConfig",
     "Spool",
     "SpoolError",
+    "SpoolFullError",
+    "SpoolUnavailableError",
     "SpooledEvent",
     "Tier",
     "Timeout",

@@ -5,7 +5,14 @@ from ._dispatch import Mode
 from ._events import BatcherStats, UsageEvent
 from ._queue import Overflow
 from ._report import OnDrop, OnError
-from ._spool import Spool, SpooledEvent, SpoolError, SpoolFullError, account_fingerprint
+from ._spool import (
+    Spool,
+    SpooledEvent,
+    SpoolError,
+    SpoolFullError,
+    SpoolUnavailableError,
+    account_fingerprint,
+)
 from ._sqlite import SQLiteSpool
 
 __all__ = [
@@ -21,6 +28,7 @@ __all__ = [
     "Spool",
     "SpoolError",
     "SpoolFullError",
+    "SpoolUnavailableError",
     "SpooledEvent",
     "UsageEvent",
     "WorkerFace",

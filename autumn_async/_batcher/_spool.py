@@ -22,7 +22,14 @@ import attrs
 from autumn_async._errors import AutumnError
 from autumn_async._public import publish
 
-__all__ = ["Spool", "SpoolError", "SpoolFullError", "SpooledEvent", "account_fingerprint"]
+__all__ = [
+    "Spool",
+    "SpoolError",
+    "SpoolFullError",
+    "SpoolUnavailableError",
+    "SpooledEvent",
+    "account_fingerprint",
+]
 
 
 @attrs.frozen
@@ -105,10 +112,23 @@ class SpoolFullError(AutumnError):
         self.reason = reason
 
 
+class SpoolUnavailableError(SpoolError):
+    """A shared spool's server did not take the write or the read (Redis unreachable, a
+    read-only replica, timed out): nothing was stored. ``path`` is the server's URL with
+    its credentials masked. Catch :class:`SpoolError` for every spool that cannot be used.
+    """
+
+    def __init__(self, message: str, *, path: str = "") -> None:
+        super().__init__(message, path=path)
+
+
 def account_fingerprint(server_url: str, secret_key: str) -> str:
     """A stable name for one account on one server that does not reveal the key."""
     digest = hashlib.sha256(f"autumn-spool\0{server_url.rstrip('/')}\0{secret_key}".encode())
     return digest.hexdigest()[:32]
 
 
-publish(globals(), ("Spool", "SpoolError", "SpooledEvent"))
+publish(
+    globals(),
+    ("Spool", "SpoolError", "SpoolFullError", "SpoolUnavailableError", "SpooledEvent"),
+)

@@ -271,8 +271,18 @@ class SQLiteSpool:
         try:
             await waiter
         except BaseException:
+            logs = list(self._logs)
             await self.close()
             self._opened = False
+            # This start's own logs, if nothing was ever written to them: without this a
+            # supervisor restarting a worker on an unusable file (corrupt, a directory, a
+            # full disk) left 8 MiB of allocated, empty logs per attempt. Closed, they
+            # take no more writes, so "empty" cannot change under us; logs that hold
+            # records stay for the next owner to recover.
+            if not self._pending and all(log.used == 0 for log in logs):
+                for n in (0, 1):
+                    with contextlib.suppress(OSError):
+                        os.unlink(self._log_path(self.owner, n))
             raise
 
     def put_blocking(self, events: Sequence[SpooledEvent]) -> None:

@@ -26,6 +26,7 @@ import math
 import os
 import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -37,7 +38,7 @@ import redis.backoff
 import redis.exceptions
 import redis.retry
 
-from autumn_async._errors import AutumnError, UsageError
+from autumn_async._errors import UsageError
 from autumn_async._fork import abandon
 from autumn_async._log import sdk_logger
 from autumn_async._public import publish
@@ -54,7 +55,7 @@ from ._codec import (
 )
 from ._group_commit import GroupCommit
 from ._report import build_status, check_server
-from ._spool import SpooledEvent, SpoolFullError
+from ._spool import SpooledEvent, SpoolFullError, SpoolUnavailableError
 
 __all__ = ["RedisSpool", "SpoolFullError", "SpoolUnavailableError"]
 
@@ -72,19 +73,17 @@ _KEY_REFUSED = ("rejected:401:", "rejected:403:")
 _RAW = ("XREADGROUP", "XPENDING", "XRANGE", "XREVRANGE", "XINFO CONSUMERS")
 
 
-class SpoolUnavailableError(AutumnError):
-    """Redis did not take the write (unreachable, read-only replica, timed out)."""
-
-
 class _Translate(contextlib.AbstractAsyncContextManager["_Translate"]):
-    """Redis's exceptions leave this module as ours (SpoolUnavailableError)."""
+    """Redis's exceptions leave this module as ours (SpoolUnavailableError), with the
+    URL's credentials masked should redis-py have put any in the message."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if isinstance(exc, redis.exceptions.RedisError):
-            raise SpoolUnavailableError(f"Redis failed: {exc}") from exc
-
-
-_translate = _Translate()
+            message = redact_url_in(f"Redis failed: {exc}", self._url)
+            raise SpoolUnavailableError(message, path=_redact(self._url)) from exc
 
 
 def _positive(value: object, field: str) -> float:
@@ -129,6 +128,7 @@ class RedisSpool:
             if not isinstance(value, str) or not value:
                 raise UsageError(f"{name} must be a non-empty string", field=name)
         self.url = url
+        self._translate = _Translate(url)
         self.stream = stream
         self.group = group
         self.lease = _positive(lease, "lease")
@@ -158,6 +158,8 @@ class RedisSpool:
         self._unsettled: list[Held] = []
         self._reclaim_cursor = "-"
         self._next_reclaim = 0.0
+        #: This takeover pass so far: silent worker's entries, handed-back ones, consumers removed.
+        self._takeover = [0, 0, 0]
         self._heartbeat: asyncio.Task[None] | None = None
         self._claiming: asyncio.Lock | None = None
         self._known_backlog = 0
@@ -231,7 +233,7 @@ class RedisSpool:
         self.account = account
         self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
         client = self._client()
-        async with _translate:
+        async with self._translate:
             info = await client.info()
             check_server(info)
             await self._create_group()
@@ -269,10 +271,12 @@ class RedisSpool:
             and ("OOM" in text or "maxmemory" in text)  # as a pipeline or EXECABORT reports it
         ):
             self._count("enqueue_failed:redis_oom", n)
-            return SpoolFullError(f"Redis is out of memory: {exc}", reason="redis_oom")
+            text = redact_url_in(f"Redis is out of memory: {exc}", self.url)
+            return SpoolFullError(text, reason="redis_oom")
         if isinstance(exc, redis.exceptions.RedisError):
             self._count("enqueue_failed:unavailable", n)
-            return SpoolUnavailableError(f"Redis refused the write: {exc}")
+            message = redact_url_in(f"Redis refused the write: {exc}", self.url)
+            return SpoolUnavailableError(message, path=_redact(self.url))
         return exc
 
     async def put(self, events: Sequence[SpooledEvent]) -> None:
@@ -364,7 +368,7 @@ class RedisSpool:
 
     async def backlog(self) -> int:
         """Events handed over to Redis and not yet settled, fleet-wide."""
-        async with _translate:
+        async with self._translate:
             return int(await self._client().get(self._counter) or 0)
 
     # -- consuming -----------------------------------------------------------------
@@ -380,7 +384,7 @@ class RedisSpool:
         if self.key_refused is not None:  # whatever it claims would be refused too
             await asyncio.sleep(wait)
             return []
-        async with self._claiming, _translate:
+        async with self._claiming, self._translate:
             if self._heartbeat is None or self._heartbeat.done():
                 self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
             await self._flush_settled()
@@ -421,32 +425,61 @@ class RedisSpool:
             await self._take(parse_entries(entries), {})
 
     async def _reclaim(self) -> None:
-        """Take entries idle for a lease (their owner is gone); one INFO line each time.
+        """Take entries idle for a lease (their owner is gone or handed them back).
 
-        Entries of another account are left in place (see :data:`._scripts.RECLAIM`).
+        A takeover pass runs over several calls (64 pending entries a call); it logs one
+        INFO line when it ends, telling entries handed back (a worker's clean stop) from
+        a silent worker's. Entries of another account are left in place (see
+        :data:`._scripts.RECLAIM`), and consumers left with nothing pending are removed.
         """
         args = [self.group, self.consumer, int(self.lease * 1000), self._reclaim_cursor, 64]
         replies = await self._run_scripts(
-            [("reclaim", [self.stream], [*args, self._require_account()])]
+            [("reclaim", [self.stream], [*args, self._require_account(), _HAND_BACK_IDLE_MS])]
         )
-        cursor, claimed, foreign, deleted = replies[0]
+        cursor, claimed, foreign, deleted, removed = replies[0]
         self._reclaim_cursor = cursor.decode() if cursor else "-"
-        if not cursor:
-            self._next_reclaim = self._clock() + self.lease / 3
         for account in foreign:
             self._warn_foreign(account.decode(errors="replace"))
         self._forget_deleted(deleted)
-        if not claimed:
-            return
-        live = [(entry_id, fields) for entry_id, fields, _n in claimed]
-        self._count("reclaimed", len(live))
-        await self._client().hincrby(self._stats_key, "reclaimed", len(live))
-        logger.info(
-            "reclaimed %d entries idle for over %.0fs from a silent worker; resending "
-            "them under their keys",
-            len(live), self.lease,
-        )  # fmt: skip
-        await self._take(live, {entry_id: int(n) for entry_id, _f, n in claimed})
+        handed_back = sum(1 for *_e, back in claimed if back)
+        silent = len(claimed) - handed_back
+        self._takeover[0] += silent
+        self._takeover[1] += handed_back
+        self._takeover[2] += len(removed)
+        if silent or handed_back:
+            self._count("reclaimed", silent)
+            self._count("handed_back_taken", handed_back)
+            stats = self._client().pipeline(transaction=False)
+            stats.hincrby(self._stats_key, "reclaimed", silent)
+            stats.hincrby(self._stats_key, "handed_back_taken", handed_back)
+            await stats.execute()
+        if not cursor:
+            self._next_reclaim = self._clock() + self.lease / 3
+            self._log_takeover()
+        if claimed:
+            live = [(entry_id, fields) for entry_id, fields, _n, _b in claimed]
+            await self._take(live, {entry_id: int(n) for entry_id, _f, n, _b in claimed})
+
+    def _log_takeover(self) -> None:
+        """One INFO line for the takeover pass that just ended (nothing if it took nothing)."""
+        silent, handed_back, removed = self._takeover
+        self._takeover = [0, 0, 0]
+        parts = []
+        if handed_back:
+            parts.append(
+                f"took over {handed_back} entries handed back by a stopping worker (or left "
+                "for this account by another's)"
+            )
+        if silent:
+            parts.append(
+                f"reclaimed {silent} entries idle for over {self.lease:.0f}s from a silent worker"
+            )
+        if parts:
+            parts[-1] += "; sending them under their keys"
+        if removed:
+            parts.append(f"removed {removed} consumers with nothing pending from {self.group}")
+        if parts:
+            logger.info("; ".join(parts))
 
     def _forget_deleted(self, deleted: Sequence[bytes]) -> None:
         """Count entries deleted while pending (someone ran XDEL): nothing is left to send.
@@ -531,7 +564,7 @@ class RedisSpool:
     async def _flush_settled(self) -> None:
         """Settle finished entries; those Redis did not take wait for the next call."""
         if self._unsettled:
-            async with _translate:
+            async with self._translate:
                 await self._settle_entries(self._unsettled)
             self._unsettled = []
 
@@ -573,7 +606,9 @@ class RedisSpool:
             try:
                 lost = await self._touch(ids, idle_ms=0)
             except (redis.exceptions.RedisError, OSError) as exc:
-                logger.warning("heartbeat failed (claims may lapse): %s", exc)
+                logger.warning(
+                    "heartbeat failed (claims may lapse): %s", redact_url_in(str(exc), self.url)
+                )
                 continue
             for entry_id in lost:
                 if self._claims_now().forget(entry_id) is not None:
@@ -589,13 +624,14 @@ class RedisSpool:
         claims = self._claims_now()
         sent = set(claims.entries_of(attempted))
         ids = claims.release(keys)
-        async with _translate:
+        async with self._translate:
             await self._touch([i for i in ids if i in sent], idle_ms=_HAND_BACK_IDLE_MS)
             unsent = [i for i in ids if i not in sent]
             await self._touch(unsent, idle_ms=_HAND_BACK_IDLE_MS, undo_delivery=True)
 
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
+        self._log_takeover()  # a takeover pass cut short still gets its line
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -688,6 +724,10 @@ class RedisSpool:
             await self._client().xdel(self.dead_stream, *[d.id for d in letters])
         return len(letters)
 
+    async def missing_dead_letters(self, ids: Collection[str]) -> list[str]:
+        """Those of ``ids`` that name no dead letter, in the order given."""
+        return [i for i in dict.fromkeys(ids) if not await self._select_dead([i])]
+
     async def _select_dead(self, ids: Collection[str] | None) -> list[DeadLetter]:
         if ids is None:
             return await self.dead_letters(limit=1_000_000)
@@ -719,14 +759,55 @@ class RedisSpool:
             self._claims = Claims(account, max_deliveries=self.max_deliveries, clock=self._clock)
 
 
+#: Query parameters redis-py reads credentials from (``?password=``, ``?username=``).
+_SECRET_PARAMS = frozenset({"password", "username"})
+
+
+def _credentials(url: str) -> list[str]:
+    """Every credential ``url`` carries: user and password of its userinfo, and the values
+    of its ``password=`` and ``username=`` query parameters (redis-py uses all of them)."""
+    parts = urllib.parse.urlsplit(url)
+    found = [parts.username or "", parts.password or ""]
+    for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        if name.lower() in _SECRET_PARAMS:
+            found.append(value)
+    secrets = {s for f in found if f for s in (f, urllib.parse.quote(f, safe=""))}
+    return sorted(secrets, key=len, reverse=True)
+
+
 def _redact(url: str) -> str:
-    """The URL without its password (``redis://user:secret@host`` -> ``redis://user:***@host``)."""
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = credentials.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{host}"
+    """The URL without its credentials, for reprs, logs, errors and the CLI's output:
+    userinfo becomes ``***@`` and ``password=``/``username=`` query values ``***``."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            netloc = "***@" + netloc.rpartition("@")[2]
+        query = (
+            "&".join(
+                f"{pair.partition('=')[0]}=***"
+                if pair.partition("=")[0].lower() in _SECRET_PARAMS
+                else pair
+                for pair in parts.query.split("&")
+            )
+            if parts.query
+            else ""
+        )
+        shown = f"{parts.scheme}://{netloc}{parts.path}"  # urlunsplit drops unix://'s "//"
+        return (
+            shown
+            + (f"?{query}" if query else "")
+            + (f"#{parts.fragment}" if parts.fragment else "")
+        )
+    except ValueError:  # not even a URL: show none of it
+        return "<a Redis URL that cannot be parsed>"
+
+
+def redact_url_in(text: str, url: str) -> str:
+    """``text`` (an error message, a log line) with every credential of ``url`` masked."""
+    for secret in _credentials(url):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _pack(args: Sequence[Any]) -> bytes:

@@ -97,19 +97,26 @@ return lost
 """
 
 #: KEYS: stream. ARGV: group, consumer, min idle ms, start of the scan ("-" or an
-#: exclusive "(id"), count, this consumer's account.
+#: exclusive "(id"), count, this consumer's account, idle ms of a hand-back.
 #: XAUTOCLAIM that leaves other accounts' entries alone: it takes pending entries idle
 #: for at least the lease, except those of another account (schema "1", another "a"),
 #: which stay where they are, with their idle time and delivery counter untouched, for
-#: a worker of that account. An entry deleted while pending is acknowledged. Returns
-#: {next start ("" when the scan is done), {{id, fields, deliveries}...}, foreign
-#: accounts seen, deleted ids}. Not XAUTOCLAIM itself: it takes every idle entry, other
-#: accounts' too, and counts a delivery for each, so taking and handing them back every
-#: lease/3 pushed them towards ``poison``; this also reads alike on Redis 6.2 and 7.
+#: a worker of that account. An entry deleted while pending is acknowledged. An entry
+#: idle for at least a hand-back's idle was handed back (a worker stopping, or leaving
+#: another account's entries), not left by a silent worker. A previous owner left with
+#: nothing pending is removed from the group (a stopped worker would otherwise be listed
+#: for ever), and at the start of a scan so is every other consumer with nothing pending
+#: and idle for over the lease; a consumer with pending entries never is. Returns
+#: {next start ("" when the scan is done), {{id, fields, deliveries, handed back 0|1}...},
+#: foreign accounts seen, deleted ids, consumers removed}. Not XAUTOCLAIM itself: it
+#: takes every idle entry, other accounts' too, and counts a delivery for each, so taking
+#: and handing them back every lease/3 pushed them towards ``poison``; this also reads
+#: alike on Redis 6.2 and 7.
 RECLAIM = """
 local group, me, idle, n, account = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5]), ARGV[6]
+local handed_back = tonumber(ARGV[7])
 local rows = redis.call('XPENDING', KEYS[1], group, 'IDLE', idle, ARGV[4], '+', n)
-local claimed, foreign, seen, gone = {}, {}, {}, {}
+local claimed, foreign, seen, gone, owners, removed = {}, {}, {}, {}, {}, {}
 for _, row in ipairs(rows) do
   local id = row[1]
   local e = redis.call('XRANGE', KEYS[1], id, id)
@@ -129,14 +136,34 @@ for _, row in ipairs(rows) do
     else
       local c = redis.call('XCLAIM', KEYS[1], group, me, idle, id)
       if c[1] then
-        table.insert(claimed, {id, c[1][2], tonumber(row[4]) + 1})
+        local back = 0
+        if tonumber(row[3]) >= handed_back then back = 1 end
+        table.insert(claimed, {id, c[1][2], tonumber(row[4]) + 1, back})
+        owners[row[2]] = true
       end
+    end
+  end
+end
+local function remove_if_empty(name)
+  if name ~= me and #redis.call('XPENDING', KEYS[1], group, '-', '+', 1, name) == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], group, name)
+    table.insert(removed, name)
+  end
+end
+for name in pairs(owners) do remove_if_empty(name) end
+if ARGV[4] == '-' then
+  for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], group)) do
+    local fields = {}
+    for i = 1, #c, 2 do fields[c[i]] = c[i + 1] end
+    if tonumber(fields['pending']) == 0 and tonumber(fields['idle']) > tonumber(idle)
+        and not owners[fields['name']] then
+      remove_if_empty(fields['name'])
     end
   end
 end
 local nxt = ''
 if #rows == n then nxt = '(' .. rows[#rows][1] end
-return {nxt, claimed, foreign, gone}
+return {nxt, claimed, foreign, gone, removed}
 """
 
 #: KEYS: stream. ARGV: group, consumer. Never delete a consumer with pending entries

@@ -113,7 +113,17 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--stream", default="{autumn}:usage", help="work stream name")
     common.add_argument("--group", default="autumn-delivery", help="consumer group name")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", parents=[common], help="deliver usage until SIGTERM")
+    run = commands.add_parser(
+        "run",
+        parents=[common],
+        help="deliver usage until SIGTERM",
+        description="Deliver usage from the Redis stream to Autumn until SIGTERM or SIGINT.",
+        epilog=(
+            f"environment: {ENV_REDIS_URL} (the Redis URL, unless --redis is given), "
+            "AUTUMN_SECRET_KEY (required), AUTUMN_SERVER_URL (default "
+            "https://api.useautumn.com)"
+        ),
+    )
     run.add_argument("--concurrency", type=_count, default=4, help="batches in flight (4)")
     run.add_argument(
         "--lease", type=_seconds(zero=False), default=30.0, help="claim lease in seconds (30)"
@@ -216,6 +226,8 @@ async def _dead_letters(args: argparse.Namespace) -> int:
                 else:
                     note = f" (cannot be requeued: {letter.problem})" if letter.problem else ""
                     print(f"{letter.id} {letter.key or '-'} {letter.reason}{note}")
+            if not letters:
+                print("no dead letters", file=sys.stderr if args.json else sys.stdout)
             if len(letters) == args.limit:
                 print(f"(the oldest {args.limit}; --limit N shows more)", file=sys.stderr)
             return 0
@@ -223,6 +235,7 @@ async def _dead_letters(args: argparse.Namespace) -> int:
             print("give dead-letter ids or --all", file=sys.stderr)
             return 2
         ids = None if args.all else args.ids
+        unknown = [] if ids is None else await spool.missing_dead_letters(ids)
         if args.action == "requeue":
             count, skipped = await spool.requeue_letters(ids)
             for letter in skipped:
@@ -232,8 +245,8 @@ async def _dead_letters(args: argparse.Namespace) -> int:
         else:
             count = await spool.drop_dead_letters(ids)
             print(f"dropped {count}")
-        if ids is not None and count < len(set(ids)):
-            print("some of these ids are not dead letters", file=sys.stderr)
+        if unknown:
+            print(f"not dead letters (nothing done to them): {' '.join(unknown)}", file=sys.stderr)
             return 1
     finally:
         await spool.close()
@@ -256,17 +269,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return asyncio.run(command(args))
     except KeyRefusedError as exc:  # Autumn refused the key: restarting will not help
-        print(f"autumn fleet: {exc}", file=sys.stderr)
+        _fail(exc, args.redis)
         return EXIT_KEY_REFUSED
     except UsageError as exc:  # a bad option or id: refused before anything was done
-        print(f"autumn fleet: {exc}", file=sys.stderr)
+        _fail(exc, args.redis)
         return 2
     except AutumnError as exc:  # Redis unreachable or refusing
-        print(f"autumn fleet: {exc}", file=sys.stderr)
+        _fail(exc, args.redis)
         return 1
     except Exception as exc:  # noqa: BLE001 (Redis down and the like: one line, status 1)
-        print(f"autumn fleet: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _fail(exc, args.redis, f"{type(exc).__name__}: ")
         return 1
+
+
+def _fail(exc: BaseException, url: str, prefix: str = "") -> None:
+    """One line on stderr, with the Redis URL's credentials masked."""
+    text = str(exc)
+    try:
+        from autumn_async._fleet._redis_spool import redact_url_in  # noqa: PLC0415
+    except ImportError:  # no redis installed: nothing could have shown the URL
+        pass
+    else:
+        text = redact_url_in(text, url)
+    print(f"autumn fleet: {prefix}{text}", file=sys.stderr)
 
 
 if __name__ == "__main__":

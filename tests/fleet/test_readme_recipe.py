@@ -43,9 +43,14 @@ def test_readme_local_recipe_delivers_every_event_once(
         workers = Workers(redis_server, emu, tmp_path)
         try:
             worker = workers.start(lease=30.0, drain=2.0)
-            env = {**os.environ, "AUTUMN_SECRET_KEY": emu.secret_key, "AUTUMN_SERVER_URL": emu.url}
-            program = producer.replace("redis://127.0.0.1:6379/0", redis_server.url)
-            subprocess.run([sys.executable, "-c", program], cwd=ROOT, env=env, check=True)
+            env = {
+                **os.environ,
+                "AUTUMN_SECRET_KEY": emu.secret_key,
+                "AUTUMN_SERVER_URL": emu.url,
+                "AUTUMN_REDIS_URL": redis_server.url,
+            }
+            assert "127.0.0.1:6379" not in producer  # it reads AUTUMN_REDIS_URL
+            subprocess.run([sys.executable, "-c", producer], cwd=ROOT, env=env, check=True)
 
             async def all_delivered() -> bool:
                 return len(emu.ledger()) >= 100
@@ -58,3 +63,14 @@ def test_readme_local_recipe_delivers_every_event_once(
         assert len(ledger) == 100
         assert_exactly_once(ledger, {e["idempotency_key"] for e in ledger})
         assert emu.balances("c1")["messages"]["usage"] == 100
+
+
+def test_readme_local_recipe_keeps_redis_off_the_checkout_and_tears_down() -> None:
+    readme = (ROOT / "README.md").read_text()
+    text = readme[readme.index("**Trying it locally**") :]
+    text = text[: text.index("\n```\n", text.index("```bash"))]
+    server = next(line for line in text.splitlines() if line.startswith("redis-server "))
+    assert '--dir "$TRY"' in server and "--bind 127.0.0.1" in server
+    assert "TRY=$(mktemp -d)" in text
+    for step in ('kill "$WORKER"', 'kill "$EMULATOR"', "shutdown nosave", 'rm -rf "$TRY"'):
+        assert step in text
