@@ -153,6 +153,12 @@ def _disk_advice(err: int | None) -> str:
     )
 
 
+#: Suffix of a first log while it is being made, before it is locked and named.
+_UNBORN = ".new"
+#: Age after which an unlocked first log still being made is a dead start's leftover.
+_UNBORN_STALE_S = 60.0
+
+
 class _Log:
     """One append-only log file, memory-mapped: an append is a copy, not a system call.
 
@@ -406,16 +412,22 @@ class SQLiteSpool:
         if fcntl is None:
             raise SpoolError("the SQLite spool needs a POSIX system (flock)", path=self.path)
         logs: list[_Log] = []
+        first = self._log_path(self.owner, 0)
         try:
-            for n in (0, 1):
-                logs.append(_Log(self._log_path(self.owner, n)))
+            # The first log is made under a name no peer looks for, locked, and only then
+            # given its name: a peer's start looks for dead owners' logs (unlocked ones)
+            # and would otherwise take one that exists but is not locked yet, recover it
+            # and remove it while this owner goes on writing to it.
+            logs.append(_Log(first + _UNBORN))
             fcntl.flock(logs[0].fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.rename(first + _UNBORN, first)
+            logs.append(_Log(self._log_path(self.owner, 1)))
         except OSError as exc:
             for log in logs:
                 log.close()
-            for n in (0, 1):  # this owner's, just made (empty, or allocation failed)
-                with contextlib.suppress(OSError):
-                    os.unlink(self._log_path(self.owner, n))
+            for name in (first + _UNBORN, first, self._log_path(self.owner, 1)):
+                with contextlib.suppress(OSError):  # this owner's, just made (empty)
+                    os.unlink(name)
             if exc.errno in _DISK_ERRNOS:
                 raise self._disk_error(exc, "the batcher cannot start") from None
             raise SpoolError(
@@ -438,6 +450,18 @@ class SQLiteSpool:
 
     def _recover_dead_logs(self, conn: sqlite3.Connection) -> None:
         """Move the logs of owners that died into SQLite, unleased, and remove them."""
+        for unborn in glob.glob(glob.escape(self.path) + "-log.*.0" + _UNBORN):
+            # An owner killed while starting: never written to (records go only to a
+            # named log). One being made right now is not locked yet either, so only a
+            # file left for a minute, and unlocked, is removed.
+            with contextlib.suppress(OSError):
+                fd = os.open(unborn, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                try:
+                    if time.time() - os.fstat(fd).st_mtime > _UNBORN_STALE_S:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        os.unlink(unborn)
+                finally:
+                    os.close(fd)
         for first in glob.glob(glob.escape(self.path) + "-log.*.0"):
             owner = first[len(self.path) + 5 : -2]
             if owner == self.owner:

@@ -121,9 +121,15 @@ def test_processes_sharing_one_spool_count_each_event_once(
     """Three processes on one spool file: every event of each lands exactly once."""
     spool = tmp_path / "shared.db"
     procs = [worker(emu_thread, spool, 1000, "resume") for _ in range(3)]
-    for proc in procs:
-        _out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
+    try:
+        for proc in procs:
+            _out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+    finally:  # one failing must not leave the others running into the next tests
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     assert summary(emu_thread.ledger()) == (3000, 3000, 6000)
     assert backlog(spool, emu_thread.url) == 0
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autumn_async import SpoolError, UsageError
-from autumn_async._batcher import Spool, SpooledEvent, SQLiteSpool
+from autumn_async._batcher import Spool, SpooledEvent, SQLiteSpool, _sqlite
 from autumn_async._batcher._events import QueuedEvent, coalesce
 from autumn_async._batcher._queue import EventQueue, Overflow
 from autumn_async._batcher._sqlite import _record, read_log
@@ -148,6 +148,33 @@ async def test_a_live_owners_events_are_not_claimed_a_dead_ones_are(tmp_path: Pa
     alive._close_logs(remove=False)  # what the kernel does when the process dies
     assert [e.key for e in await other.claim(10)] == ["mine"]
     await other.close()
+
+
+async def test_a_peer_starting_meanwhile_never_takes_a_log_being_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes starting on one spool file at once (seen in the suite: "Resource
+    temporarily unavailable" from one of three workers). A peer's start recovers dead
+    owners' logs, the unlocked ones; a log that existed before its owner locked it was
+    taken for dead, recovered and removed, and its owner then wrote to a removed file."""
+    path = tmp_path / "s.db"
+    starting, peer = SQLiteSpool(path), SQLiteSpool(path)
+    made = _sqlite._Log.__init__
+    peers: list[threading.Thread] = []
+
+    def made_then_peer_starts(log: _sqlite._Log, name: str) -> None:
+        made(log, name)
+        if not peers:  # the peer's whole start runs between this log's making and its lock
+            peers.append(threading.Thread(target=lambda: asyncio.run(peer.open(ACCOUNT))))
+            peers[0].start()
+            peers[0].join()
+
+    monkeypatch.setattr(_sqlite._Log, "__init__", made_then_peer_starts)
+    await starting.open(ACCOUNT)
+    await starting.put(spooled("acknowledged"))
+    starting._close_logs(remove=False)  # it dies: the kernel drops its lock
+    assert [e.key for e in await peer.claim(10)] == ["acknowledged"]
+    await peer.close()
 
 
 async def test_torn_and_corrupt_log_records_are_skipped(
