@@ -439,14 +439,18 @@ class AsyncUsageBatcher(ProcessBound):
 
     # -- a shared spool: hand events over, deliver what is claimed ---------------------
 
-    def _full(self, exc: SpoolFullError, started: float, delay: float) -> str | None:
-        """After the spool refused an event: ``None`` to ask again, else the drop reason."""
+    def _full(self, exc: SpoolFullError, started: float, delay: float) -> str | float:
+        """After the spool refused an event: the drop reason, or how long to wait before
+        asking again (never past ``block_timeout``: the last wait is cut to fit it)."""
         if self.overflow != "block":
             return f"spool_full:{exc.reason}"
         timeout = self.block_timeout
-        if timeout is not None and time.monotonic() + delay - started > timeout:
+        if timeout is None:
+            return delay
+        left = started + timeout - time.monotonic()
+        if left <= 0:
             return "block_timeout"
-        return None
+        return min(delay, left)
 
     async def _hand_over_async(self, event: QueuedEvent, encoded: bytes) -> None:
         spool = self._spool
@@ -457,11 +461,11 @@ class AsyncUsageBatcher(ProcessBound):
             try:
                 await spool.put(spooled)
             except SpoolFullError as exc:
-                reason = self._full(exc, started, delay)
-                if reason is not None:
-                    self._reporter.dropped(event, reason, how="rejected")
+                wait = self._full(exc, started, delay)
+                if isinstance(wait, str):
+                    self._reporter.dropped(event, wait, how="rejected")
                     return
-                await asyncio.sleep(delay)
+                await asyncio.sleep(wait)
                 delay = min(delay * 2, _FULL_RETRY_MAX)
                 continue
             self._queue.count_handed_over()
@@ -476,11 +480,11 @@ class AsyncUsageBatcher(ProcessBound):
             try:
                 spool.put_blocking(spooled)
             except SpoolFullError as exc:
-                reason = self._full(exc, started, delay)
-                if reason is not None:
-                    self._reporter.dropped(event, reason, how="rejected")
+                wait = self._full(exc, started, delay)
+                if isinstance(wait, str):
+                    self._reporter.dropped(event, wait, how="rejected")
                     return
-                time.sleep(delay)
+                time.sleep(wait)
                 delay = min(delay * 2, _FULL_RETRY_MAX)
                 continue
             self._queue.count_handed_over()

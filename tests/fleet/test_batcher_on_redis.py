@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -138,6 +139,33 @@ async def test_max_backlog_meets_the_overflow_policy(
     dropped = {key for key, _reason in drops}
     assert await delivered_by_a_worker(workers, account_of(emu)) == 300
     assert_exactly_once(emu.ledger(), set(keys) - dropped)
+
+
+async def test_block_waits_the_whole_block_timeout_for_room_in_redis(
+    redis_server: RedisServer, emu: EmulatorThread
+) -> None:
+    """overflow="block" on a full stream waits block_timeout, not less, then drops.
+
+    The waits between tries double; the last one used to be skipped when it would cross
+    the timeout, so block_timeout=2 gave up after about 1.3 s. A lower bound only: load
+    can make the wait longer, never shorter.
+    """
+    drops: list[str] = []
+    async with client(emu) as autumn:
+        blocking = autumn.batcher(
+            spool=RedisSpool(redis_server.url, max_backlog=1),
+            deliver=False,
+            overflow="block",
+            block_timeout=0.5,
+            on_drop=lambda e, reason: drops.append(reason),
+        )
+        await blocking.track(customer_id="c1", feature_id="messages")  # the stream is full
+        started = time.monotonic()
+        await blocking.track(customer_id="c1", feature_id="messages")
+        waited = time.monotonic() - started
+        await blocking.aclose()
+    assert drops == ["block_timeout"]
+    assert waited >= 0.5
 
 
 async def test_refused_event_is_dead_lettered_with_autumns_answer(
