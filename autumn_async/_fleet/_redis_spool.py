@@ -390,8 +390,11 @@ class RedisSpool:
             await self._flush_settled()
             try:
                 await self._fill(limit, wait)
-            except redis.exceptions.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+            except redis.exceptions.ResponseError:
+                # NOGROUP, found by asking rather than by the error's text: redis-py's
+                # pipelines replace that text with a note of their own (and 6.0's note
+                # lost it: "caused error: {exception.args}").
+                if await self._group_exists():
                     raise
                 # Redis came back without its data (no AOF): the stream may be there again
                 # (producers' writes) but not the group. Create it and go on.
@@ -411,6 +414,14 @@ class RedisSpool:
         if claims.waiting() < limit:
             block = None if claims.waiting() or wait <= 0 else int(wait * 1000)
             await self._read_new(max(1, min(64, limit - claims.waiting())), block)
+
+    async def _group_exists(self) -> bool:
+        try:
+            groups = await self._client().xinfo_groups(self.stream)
+        except redis.exceptions.ResponseError:  # no such stream: no group either
+            return False
+        names = [g.get("name") for g in groups]
+        return any(n in (self.group, self.group.encode()) for n in names)
 
     async def _create_group(self) -> None:
         with contextlib.suppress(redis.exceptions.ResponseError):  # BUSYGROUP: it exists

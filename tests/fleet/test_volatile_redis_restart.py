@@ -19,10 +19,10 @@ pytestmark = pytest.mark.slow
 async def test_worker_recovers_its_group_after_a_volatile_restart(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, aof=False)
     server.start()
+    worker = RedisSpool(server.url, lease=1.0)
+    producer = RedisSpool(server.url)
     try:
-        worker = RedisSpool(server.url, lease=1.0)
         await worker.open("acct")
-        producer = RedisSpool(server.url)
         await producer.open("acct")
         server.stop()
         server.start()  # empty: nothing was persisted
@@ -36,7 +36,7 @@ async def test_worker_recovers_its_group_after_a_volatile_restart(tmp_path: Path
             except Exception as exc:  # what the batcher's claim loop does
                 errors.append(str(exc))
         assert sorted(got) == sorted(e.key for e in fresh), errors[-1:]
+    finally:  # closed even when it fails: no connection left for the next test to collect
         await worker.close()
         await producer.close()
-    finally:
         server.stop()
