@@ -610,13 +610,18 @@ class RedisSpool:
         return list(replies[0])
 
     async def _beat(self) -> None:
-        """Every lease/3: renew the claims this consumer still holds."""
-        while True:
+        """Every lease/3: renew the claims this consumer still holds, until close()."""
+        me = asyncio.current_task()
+        while self._heartbeat is me:
             await asyncio.sleep(self.lease / 3)
             ids = list(self._claims_now().held)  # settled ones too, until Redis took it
             try:
                 lost = await self._touch(ids, idle_ms=0)
             except (redis.exceptions.RedisError, OSError) as exc:
+                # close() cancelled it mid-command and redis-py reported the cut connection
+                # as an error: the cancellation must still end it (close() awaits it).
+                if me is not None and me.cancelling():
+                    raise asyncio.CancelledError from None
                 logger.warning(
                     "heartbeat failed (claims may lapse): %s", redact_url_in(str(exc), self.url)
                 )
@@ -643,11 +648,14 @@ class RedisSpool:
     async def close(self) -> None:
         """Hand back what is still held, stop the heartbeat, close the connections."""
         self._log_takeover()  # a takeover pass cut short still gets its line
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
-            self._heartbeat = None
+        beat, self._heartbeat = self._heartbeat, None  # it stops at its next turn, too
+        if beat is not None:
+            beat.cancel()
+            # Waited for without taking its CancelledError for this task's own: a close()
+            # that is itself cancelled (a timeout around it) stops there.
+            await asyncio.wait([beat])
+            if not beat.cancelled() and beat.exception() is not None:
+                logger.warning("heartbeat ended with %r", beat.exception())
         client = self._aclient
         claims = self._claims  # None: never opened (status, dead letters), nothing held
         if client is not None and claims is not None and self._aloop is asyncio.get_running_loop():

@@ -213,3 +213,32 @@ async def test_forked_producer_hands_over_from_both_processes(redis_server: Redi
     held = await claim_all(spool, 3)
     assert sorted(e.key for e in held) == ["child-1", "parent-1", "parent-2"]
     await spool.close()
+
+
+async def test_close_ends_a_heartbeat_cut_mid_command(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() cancels the heartbeat while it waits on Redis; redis-py may report the cut
+    connection as a RedisError instead of the cancellation. The heartbeat caught that as a
+    failed renewal and went on beating, and close() awaited it for ever (a fresh-clone run
+    hung there, in Autumn.close() after a delivering sync batcher)."""
+    spool = await opened(redis_server.url, lease=0.3)
+    await spool.put([event()])
+    assert len(await spool.claim(1)) == 1  # starts the heartbeat
+    renewing = asyncio.Event()
+
+    async def renewal_cut_by_close(*args: object, **kwargs: object) -> list[bytes]:
+        renewing.set()
+        try:
+            await asyncio.Event().wait()  # Redis is slow to answer
+        except asyncio.CancelledError:
+            raise redis.exceptions.ConnectionError("Connection closed by server.") from None
+        return []
+
+    monkeypatch.setattr(spool, "_touch", renewal_cut_by_close)
+    await renewing.wait()
+    monkeypatch.undo()  # close() hands back through the real _touch
+    closing = asyncio.ensure_future(spool.close())
+    done, _ = await asyncio.wait([closing], timeout=30)  # a guard against the hang, no timing
+    assert closing in done, "close() never returned: the heartbeat outlived it"
+    closing.result()
