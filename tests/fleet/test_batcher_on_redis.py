@@ -141,6 +141,28 @@ async def test_max_backlog_meets_the_overflow_policy(
     assert_exactly_once(emu.ledger(), set(keys) - dropped)
 
 
+async def test_drop_oldest_on_redis_never_evicts_what_was_handed_over(
+    redis_server: RedisServer, emu: EmulatorThread, workers: Workers
+) -> None:
+    """README: drop_oldest behaves like drop_newest on a shared stream, since what is in
+    Redis was acknowledged to its producer: the first 300 are delivered, the last 100
+    dropped, in the order they came."""
+    drops: list[tuple[str, str]] = []
+    async with client(emu) as autumn:
+        oldest = autumn.batcher(
+            spool=RedisSpool(redis_server.url, max_backlog=300),
+            deliver=False,
+            overflow="drop_oldest",
+            on_drop=lambda e, reason: drops.append((e.idempotency_key, reason)),
+        )
+        keys = await track_many(oldest, 400, together=1)
+        await oldest.aclose()
+    assert [key for key, _reason in drops] == keys[300:]
+    assert {reason for _key, reason in drops} == {"spool_full:max_backlog"}
+    assert await delivered_by_a_worker(workers, account_of(emu)) == 300
+    assert_exactly_once(emu.ledger(), set(keys[:300]))
+
+
 async def test_block_waits_the_whole_block_timeout_for_room_in_redis(
     redis_server: RedisServer, emu: EmulatorThread
 ) -> None:
